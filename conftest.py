@@ -1,0 +1,33 @@
+"""Shared fixtures: real PostgreSQL and Redis (the ones `make test` starts or DATABASE_URL/REDIS_URL name)."""
+import pytest
+from django.core.cache import cache as django_cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from contacts_project import cache
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    cache.reset_breaker()
+    django_cache.clear()
+    yield
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser("admin", "admin@example.com", "pw-admin-123456")
+
+
+@pytest.fixture
+def api(admin_user):
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=admin_user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.user = admin_user
+    return client
+
+
+@pytest.fixture
+def anon():
+    return APIClient()

@@ -1,0 +1,16 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from .views import ContactReportView, ContactViewSet, GroupViewSet, OrganizationGroupsView, TemplateViewSet, TokenView
+
+router = SimpleRouter()
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("groups", GroupViewSet, basename="group")
+router.register("templates", TemplateViewSet, basename="template")
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("organizations/<str:organization_id>/groups/", OrganizationGroupsView.as_view(), name="organization-groups"),
+    path("reports/contacts/", ContactReportView.as_view(), name="report-contacts"),
+    *router.urls,
+]

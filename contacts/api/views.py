@@ -1,0 +1,268 @@
+"""Contact, group, template and report endpoints: parse, call a service or selector, render."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
+
+from contacts_project import cache
+from contacts_project.errors import InvalidInput, NotFound
+from contacts_project.throttling import TokenObtainThrottle
+from contacts_project.views import ServiceViewSet
+from organization.models import Organization
+from organization.selectors import parse_uuid
+
+from .. import selectors, services
+from ..filters import ContactFilter
+from .serializers import (
+    ContactBulkSerializer,
+    ContactSerializer,
+    ContactTemplateSerializer,
+    ContactUpdateSerializer,
+    GroupMembersSerializer,
+    GroupSerializer,
+    HistoryEntrySerializer,
+    ReportQuerySerializer,
+    StatusChangeSerializer,
+)
+
+PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
+CONTACT_ORDERING = {"created_at": "created_at", "updated_at": "updated_at", "last_name": "last_name"}
+
+
+def _page(serializer_cls, many=True):
+    return inline_serializer(
+        name=f"Paginated{serializer_cls.__name__.removesuffix('Serializer')}List",
+        fields={"next": serializers.URLField(allow_null=True), "previous": serializers.URLField(allow_null=True),
+                "results": serializer_cls(many=many)},
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List contacts", description="Cursor-paginated; filters combine with AND."),
+    create=extend_schema(summary="Create a contact", responses={201: ContactSerializer, 400: PROBLEM}),
+    retrieve=extend_schema(summary="A contact (served from the cache when warm)", responses={200: ContactSerializer,
+                                                                                         404: PROBLEM}),
+    update=extend_schema(summary="Replace a contact", request=ContactUpdateSerializer,
+                         responses={200: ContactSerializer, 400: PROBLEM, 409: PROBLEM}),
+    partial_update=extend_schema(summary="Update some fields", request=ContactUpdateSerializer,
+                                 responses={200: ContactSerializer, 400: PROBLEM, 409: PROBLEM}),
+    destroy=extend_schema(summary="Delete a contact", responses={204: None, 404: PROBLEM}),
+)
+class ContactViewSet(ServiceViewSet):
+    serializer_class = ContactSerializer
+    queryset = selectors.contact_list()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ContactFilter
+    ordering_fields_map = CONTACT_ORDERING
+    default_ordering = "-created_at"
+    action_permissions = {"status_change": "contacts.change_contact", "bulk": "contacts.add_contact"}
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return ContactUpdateSerializer
+        return ContactSerializer
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(selectors.contact_list())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response([selectors.contact_to_dict(c) for c in page])
+
+    def retrieve(self, request, pk=None):
+        return Response(selectors.contact_get_details(contact_id=pk))
+
+    def create(self, request, *args, **kwargs):
+        serializer = ContactSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        contact = services.contact_create(data=dict(serializer.validated_data), actor=request.user)
+        return Response(selectors.contact_to_dict(contact), status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None, partial=False):
+        serializer = ContactUpdateSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        if not partial:
+            missing = {"first_name", "last_name"} - set(serializer.validated_data)
+            if missing == {"first_name", "last_name"}:
+                raise InvalidInput.field("first_name", "PUT replaces the contact: give at least a first or last name.",
+                                         "required")
+        contact = services.contact_update(contact_id=pk, data=dict(serializer.validated_data), actor=request.user,
+                                          replace=not partial)
+        return Response(selectors.contact_to_dict(selectors.contact_get(contact_id=contact.pk)))
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        services.contact_delete(contact_id=pk, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=StatusChangeSerializer, responses={200: ContactSerializer, 400: PROBLEM, 404: PROBLEM,
+                                                               409: PROBLEM},
+                   summary="Move a contact along its lifecycle",
+                   description="Allowed: new→active|inactive|archived, active→inactive|archived, "
+                               "inactive→active|archived, archived→active. Anything else is 409.")
+    @action(detail=True, methods=["post"], url_path="status", url_name="status")
+    def status_change(self, request, pk=None):
+        serializer = StatusChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        contact = services.contact_update_status(contact_id=pk, actor=request.user, **serializer.validated_data)
+        return Response(selectors.contact_to_dict(selectors.contact_get(contact_id=contact.pk)))
+
+    @extend_schema(responses={200: _page(HistoryEntrySerializer), 404: PROBLEM}, filters=False,
+                   parameters=[OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],
+                   summary="Audit trail: who, when, which fields, before and after")
+    @action(detail=True, methods=["get"], url_path="history", pagination_class=None, filter_backends=[])
+    def history(self, request, pk=None):
+        before = request.query_params.get("cursor")
+        try:
+            before = int(before) if before else None
+            size = min(max(int(request.query_params.get("page_size", 50)), 1), 500)
+        except ValueError:
+            raise InvalidInput.field("cursor", "Invalid cursor or page_size.")
+        rows, cursor = selectors.contact_history(contact_id=pk, before=before, limit=size)
+        next_url = None
+        if cursor:
+            next_url = replace_query_param(request.build_absolute_uri(), "cursor", cursor)
+        return Response({"next": next_url, "previous": None, "results": rows})
+
+    @extend_schema(request=ContactBulkSerializer, summary="Create up to 1,000 contacts, all or nothing",
+                   responses={201: inline_serializer("BulkCreated", {"created": serializers.IntegerField(),
+                                                                     "results": ContactSerializer(many=True)}),
+                              400: PROBLEM, 413: PROBLEM})
+    @action(detail=False, methods=["post"], url_path="bulk", filter_backends=[])
+    def bulk(self, request):
+        serializer = ContactBulkSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        contacts = services.contact_bulk_create(rows=serializer.validated_data["contacts"], actor=request.user)
+        return Response({"created": len(contacts), "results": [selectors.contact_to_dict(c) for c in contacts]},
+                        status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    create=extend_schema(responses={201: GroupSerializer, 400: PROBLEM}),
+    destroy=extend_schema(responses={204: None, 404: PROBLEM}),
+)
+class GroupViewSet(ServiceViewSet):
+    serializer_class = GroupSerializer
+    queryset = selectors.group_list()
+    ordering_fields_map = {"created_at": "created_at", "name": "name"}
+    default_ordering = "name"
+    lookup_kwarg = "group_id"
+    create_service = services.group_create
+    update_service = services.group_update
+    delete_service = services.group_delete
+    filterset_fields = {"organization": ["exact"]}
+    action_permissions = {"members": "contacts.change_contactgroup"}
+
+    @extend_schema(methods=["GET"], responses={200: _page(ContactSerializer), 404: PROBLEM},
+                   summary="The group's contacts", filters=False)
+    @extend_schema(methods=["POST", "DELETE"], request=GroupMembersSerializer,
+                   responses={200: inline_serializer("MembershipChange", {"added": serializers.IntegerField(),
+                                                                           "removed": serializers.IntegerField(),
+                                                                           "group": serializers.UUIDField()}),
+                              400: PROBLEM, 404: PROBLEM},
+                   summary="Add (POST) or remove (DELETE) up to 10,000 contacts; one unknown id changes nothing")
+    @action(detail=True, methods=["get", "post", "delete"], url_path="contacts", filter_backends=[])
+    def members(self, request, pk=None):
+        if request.method == "GET":
+            queryset = selectors.group_contacts(group_id=pk)
+            self.ordering_fields_map = CONTACT_ORDERING
+            self.default_ordering = "-created_at"
+            page = self.paginate_queryset(queryset)
+            return self.get_paginated_response([selectors.contact_to_dict(c) for c in page])
+        serializer = GroupMembersSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ids = serializer.validated_data["contact_ids"]
+        if request.method == "POST":
+            result = services.group_update_contacts(group_id=pk, add=ids, actor=request.user)
+        else:
+            result = services.group_update_contacts(group_id=pk, remove=ids, actor=request.user)
+        return Response(result)
+
+
+class OrganizationGroupsView(APIView):
+    """The groups of an organization: those that belong to it or hold its contacts."""
+
+    @extend_schema(responses={200: _page(GroupSerializer), 404: PROBLEM}, summary="An organization's groups")
+    def get(self, request, organization_id):
+        key = parse_uuid(organization_id)
+        if key is None or not Organization.objects.filter(pk=key).exists():
+            raise NotFound("Organization not found.")
+        self.ordering_fields_map = {"name": "name", "created_at": "created_at"}
+        self.default_ordering = "name"
+        paginator = self.pagination_class() if self.pagination_class else None
+        page = paginator.paginate_queryset(selectors.organization_groups(organization_id=key), request, view=self)
+        return paginator.get_paginated_response(GroupSerializer(page, many=True).data)
+
+
+class TemplateViewSet(ServiceViewSet):
+    """Contact templates: default values, required fields and custom-field definitions for a type."""
+
+    serializer_class = ContactTemplateSerializer
+    queryset = selectors.template_list()
+    ordering_fields_map = {"created_at": "created_at", "name": "name"}
+    default_ordering = "name"
+    lookup_kwarg = "template_id"
+    create_service = services.template_create
+    update_service = services.template_update
+    delete_service = services.template_delete
+
+
+class ContactReportView(APIView):
+    """Counts by status, type, organization and owner, and new contacts per day, week or month."""
+
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ContactFilter
+
+    @extend_schema(
+        parameters=[ReportQuerySerializer],
+        responses={200: OpenApiTypes.OBJECT, 400: PROBLEM},
+        summary="Contact report (same filters as the contact list)",
+    )
+    def get(self, request):
+        query = ReportQuerySerializer(data={k: v for k, v in request.query_params.items()
+                                            if k in ("period", "start", "end")})
+        query.is_valid(raise_exception=True)
+        end = query.validated_data.get("end") or timezone.now()
+        start = query.validated_data.get("start") or end - dt.timedelta(days=30)
+        if start >= end:
+            raise InvalidInput.field("start", "start must be before end.")
+        filter_params = request.query_params.copy()
+        for name in ("period", "start", "end"):
+            filter_params.pop(name, None)
+        filterset = ContactFilter(filter_params, queryset=selectors.contact_list())
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        digest = hashlib.sha1(request.get_full_path().encode()).hexdigest()
+
+        def build():
+            return selectors.contact_report(contacts=filterset.qs, period=query.validated_data["period"],
+                                            start=start, end=end)
+
+        # reports tolerate a minute of staleness; the key carries the query, so filters never mix
+        return Response(cache.get_or_build(cache.key("report", "contacts", digest), build, 60))
+
+
+class TokenView(ObtainAuthToken):
+    """POST {"username", "password"} → {"token"}; send it as `Authorization: Token <token>`."""
+
+    throttle_classes = [TokenObtainThrottle]
+
+    @extend_schema(request=inline_serializer("TokenRequest", {"username": serializers.CharField(),
+                                                               "password": serializers.CharField()}),
+                   responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()}),
+                              400: PROBLEM},
+                   auth=[], summary="Obtain an API token")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)

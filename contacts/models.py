@@ -1,0 +1,161 @@
+"""The RFC's Contact and ContactGroup, with the architecture's deliberate changes (docs/rfc-mapping.md)."""
+import pghistory
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q, Value
+from django.db.models.functions import Concat, Lower
+
+from contacts_project.ids import uuid7
+from organization.models import Category, ContactType, ImmutableUnaccent, Organization, Team
+
+from .choices import ContactStatus, Priority
+
+def history():
+    """Fresh trackers per model (pghistory binds them to the model they track)."""
+    return (pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
+
+
+def search_text_expression():
+    parts = [models.F("first_name"), Value(" "), models.F("last_name"), Value(" "), models.F("email"), Value(" "),
+             models.F("phone")]
+    return Lower(ImmutableUnaccent(Concat(*parts, output_field=models.TextField())))
+
+
+class ContactTemplate(models.Model):
+    """Default values, required fields and custom-field definitions for new contacts of a type."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True, default="")
+    contact_type = models.ForeignKey(ContactType, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="templates", help_text="Type given to contacts made from it.")
+    defaults = models.JSONField(default=dict, blank=True,
+                                help_text="Default values for contact fields, e.g. {\"status\": \"active\"}.")
+    required_fields = ArrayField(models.CharField(max_length=100), default=list, blank=True,
+                                 help_text="Contact fields (or `custom.<key>`) that must be given.")
+    custom_fields = models.JSONField(default=list, blank=True,
+                                     help_text="Custom-field definitions: [{key, label, type, required, choices}].")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+pghistory.track(*history())(ContactTemplate)
+
+
+class Contact(models.Model):
+    # --- the RFC's fields ---
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    first_name = models.CharField(max_length=100, blank=True, default="")
+    last_name = models.CharField(max_length=100, blank=True, default="")
+    email = models.EmailField(max_length=254, blank=True, default="",
+                              help_text="Unique in any letter case; may be empty for phone-only contacts.")
+    phone = models.CharField(max_length=20, blank=True, default="", help_text="E.164, e.g. +14155550123.")
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="contacts")
+    type = models.ForeignKey(ContactType, null=True, blank=True, on_delete=models.PROTECT, db_column="type",
+                             related_name="contacts", help_text="Key of a contact type.")
+    status = models.CharField(max_length=20, choices=ContactStatus.choices, default=ContactStatus.NEW)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    # --- what a CRM needs beside them ---
+    job_title = models.CharField(max_length=150, blank=True, default="")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="owned_contacts")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    timezone = models.CharField(max_length=64, blank=True, default="", help_text="IANA zone, e.g. Europe/Paris.")
+    locale = models.CharField(max_length=16, blank=True, default="", help_text="BCP 47 tag, e.g. fr-FR.")
+    priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    reports_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
+    categories = models.ManyToManyField(Category, blank=True, through="ContactCategory", related_name="contacts")
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    template = models.ForeignKey(ContactTemplate, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="contacts")
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    last_contacted_at = models.DateTimeField(null=True, blank=True)
+    last_engaged_at = models.DateTimeField(null=True, blank=True)
+    engagement_score = models.FloatField(default=0)
+    search_text = models.GeneratedField(expression=search_text_expression(), output_field=models.TextField(),
+                                        db_persist=True)
+
+    class Meta:
+        indexes = [
+            # the RFC's three, the email one as the case-insensitive unique index below
+            models.Index(fields=["organization", "type"], name="contact_org_type"),
+            models.Index(fields=["status", "created_at", "id"], name="contact_status_created"),
+            # keyset pagination orderings
+            models.Index(fields=["created_at", "id"], name="contact_created_id"),
+            models.Index(fields=["updated_at", "id"], name="contact_updated_id"),
+            models.Index(fields=["last_name", "id"], name="contact_last_name_id"),
+            # search and filters
+            GinIndex(fields=["search_text"], name="contact_search_trgm", opclasses=["gin_trgm_ops"]),
+            GinIndex(fields=["tags"], name="contact_tags"),
+            models.Index(fields=["owner"], name="contact_owner"),
+            models.Index(fields=["reports_to"], name="contact_reports_to"),
+            models.Index(fields=["phone"], name="contact_phone", condition=~Q(phone="")),
+        ]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="contact_email_ci_unique", condition=~Q(email="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email or str(self.id)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+pghistory.track(*history(), exclude=["search_text"])(Contact)
+
+
+class ContactCategory(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    category = models.ForeignKey(Category, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "category"], name="contact_category_unique")]
+        indexes = [models.Index(fields=["category", "contact"], name="contact_category_by_cat")]
+
+
+class ContactGroup(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, default="")
+    contacts = models.ManyToManyField(Contact, through="GroupMembership", related_name="contact_groups", blank=True)
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="groups", help_text="The organization this group belongs to.")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="owned_groups")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["name"], name="group_name"),
+            models.Index(fields=["created_at", "id"], name="group_created_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+pghistory.track(*history())(ContactGroup)
+
+
+class GroupMembership(models.Model):
+    group = models.ForeignKey(ContactGroup, on_delete=models.CASCADE, related_name="memberships")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="group_memberships")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "contact"], name="group_membership_unique")]
+        indexes = [models.Index(fields=["contact"], name="group_membership_contact")]
+
+
+pghistory.track(pghistory.InsertEvent(), pghistory.DeleteEvent())(GroupMembership)

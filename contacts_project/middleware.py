@@ -1,0 +1,54 @@
+"""Request id and body size limits (413 in the problem format, before Django reads the body)."""
+import re
+import uuid
+
+from django.conf import settings
+
+from contacts_project.errors import problem_response
+from contacts_project.logging import set_request_id
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        set_request_id(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            set_request_id(None)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+def body_limit(path: str) -> int:
+    if path.startswith(settings.UPLOAD_BODY_PATHS):
+        return settings.MAX_UPLOAD_BODY
+    if path.startswith(settings.BULK_BODY_PATHS):
+        return settings.MAX_BULK_BODY
+    return settings.MAX_JSON_BODY
+
+
+class BodySizeLimitMiddleware:
+    """JSON bodies up to 2 MiB, bulk endpoints up to 16 MiB, uploads up to the import limit."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return problem_response(400, "Content-Length is not a number.")
+        limit = body_limit(request.path)
+        if length > limit:
+            return problem_response(413, f"The body is {length} bytes; this endpoint takes at most {limit}.",
+                                    [{"field": "body", "code": "too_large",
+                                      "message": f"At most {limit} bytes."}], limit=limit)
+        return self.get_response(request)

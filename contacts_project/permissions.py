@@ -1,0 +1,28 @@
+"""Authenticated users, with Django model permissions for writes (staff roles come from groups)."""
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+
+class IsAuthenticatedWithModelPermissions(BasePermission):
+    """Reads need a login; writes also need the model's add/change/delete permission when the view names a model.
+
+    Superusers pass. Views without a queryset (reports, actions) only need a login for reads and the
+    `write_permission` attribute they declare for writes.
+    """
+
+    perms_map = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if request.method in SAFE_METHODS or user.is_superuser:
+            return True
+        perm = getattr(view, "action_permissions", {}).get(getattr(view, "action", None))
+        perm = perm or getattr(view, "write_permission", None)
+        if perm is None:
+            model = getattr(getattr(view, "queryset", None), "model", None)
+            if model is None:
+                return True
+            action = self.perms_map.get(request.method, "change")
+            perm = f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+        return user.has_perm(perm)

@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from contacts_project import errors
+
+API = "api/v1/"
+
+
+def liveness(request):
+    """Liveness: the process answers; no I/O (readiness is /health/ready/)."""
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("health/", liveness, name="health"),
+    path(f"{API}schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(f"{API}docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(API, include("contacts.api.urls")),
+    path(API, include("organization.api.urls")),
+    path(API, include("communications.api.urls")),
+    path(API, include("planning.api.urls")),
+]
+
+handler400 = errors.bad_request_view
+handler403 = errors.permission_denied_view
+handler404 = errors.not_found_view
+handler500 = errors.server_error_view

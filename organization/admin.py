@@ -1,0 +1,90 @@
+from django.contrib import admin
+from django.db.models import Count
+
+from contacts_project.admin_tools import FastChangeListMixin
+
+from . import services
+from .models import Category, ContactType, Organization, Team, TeamMembership
+
+
+def _changed(form, obj) -> dict:
+    """The form's changed fields as service data (related objects by primary key)."""
+    data = {}
+    for name in form.changed_data:
+        value = form.cleaned_data.get(name)
+        data[name] = getattr(value, "pk", value)
+    return data
+
+
+@admin.register(Organization)
+class OrganizationAdmin(FastChangeListMixin, admin.ModelAdmin):
+    list_display = ("name", "domain", "parent", "category", "created_at")
+    list_select_related = ("parent", "category")
+    search_fields = ("name", "domain")
+    list_filter = ("category",)
+    autocomplete_fields = ("parent", "category")
+    ordering = ("name",)
+
+    def save_model(self, request, obj, form, change):
+        data = _changed(form, obj)
+        if change:
+            saved = services.organization_update(organization_id=obj.pk, data=data, actor=request.user)
+        else:
+            saved = services.organization_create(data=data, actor=request.user)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.organization_delete(organization_id=obj.pk, actor=request.user, cascade=True)
+
+
+@admin.register(ContactType)
+class ContactTypeAdmin(admin.ModelAdmin):
+    list_display = ("key", "label", "is_active", "contact_count")
+    search_fields = ("key", "label")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_contacts=Count("contacts"))
+
+    @admin.display(description="contacts", ordering="n_contacts")
+    def contact_count(self, obj):
+        return obj.n_contacts
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.contact_type_update(key=obj.pk, data=_changed(form, obj), actor=request.user)
+        else:
+            services.contact_type_create(data=form.cleaned_data, actor=request.user)
+
+    def delete_model(self, request, obj):
+        services.contact_type_delete(key=obj.pk, actor=request.user)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "parent", "created_at")
+    list_select_related = ("parent",)
+    search_fields = ("name",)
+    autocomplete_fields = ("parent",)
+
+    def save_model(self, request, obj, form, change):
+        data = _changed(form, obj)
+        if change:
+            services.category_update(category_id=obj.pk, data=data, actor=request.user)
+        else:
+            obj.pk = services.category_create(data=data, actor=request.user).pk
+
+    def delete_model(self, request, obj):
+        services.category_delete(category_id=obj.pk, actor=request.user)
+
+
+class TeamMembershipInline(admin.TabularInline):
+    model = TeamMembership
+    autocomplete_fields = ("user",)
+    extra = 0
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_at")
+    search_fields = ("name",)
+    inlines = [TeamMembershipInline]

