@@ -143,8 +143,10 @@ def ensure_admin(env: dict) -> None:
     """Create an admin user once; print its password (given or generated)."""
     username = env.get("DJANGO_SUPERUSER_USERNAME", "admin")
     password = env.get("DJANGO_SUPERUSER_PASSWORD")
+    DATA.mkdir(exist_ok=True)
     stored = DATA / "admin-password"
-    if not password:
+    generated = not password
+    if generated:
         password = stored.read_text().strip() if stored.exists() else secrets.token_urlsafe(12)
     code = (
         "from django.contrib.auth import get_user_model; U = get_user_model(); import sys\n"
@@ -156,7 +158,9 @@ def ensure_admin(env: dict) -> None:
     out = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True,
                          capture_output=True, text=True).stdout
     if "created" in out:
-        stored.write_text(password)
+        if generated:
+            stored.write_text(password)
+            stored.chmod(0o600)
         print(f"admin user {username!r} created, password: {password}")
     elif stored.exists():
         print(f"admin user {username!r}, password: {stored.read_text().strip()}")
