@@ -35,6 +35,23 @@ def body_limit(path: str) -> int:
     return settings.MAX_JSON_BODY
 
 
+DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+def _drain(request, length: int) -> None:
+    """Read and drop a moderately oversized body so the client, still sending, receives the 413
+    instead of a connection reset. Beyond DRAIN_LIMIT the connection is simply closed."""
+    if length > DRAIN_LIMIT:
+        return
+    stream = request.META.get("wsgi.input")
+    remaining = length
+    while stream is not None and remaining > 0:
+        chunk = stream.read(min(remaining, 256 * 1024))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+
+
 class BodySizeLimitMiddleware:
     """JSON bodies up to 2 MiB, bulk endpoints up to 16 MiB, uploads up to the import limit."""
 
@@ -48,6 +65,7 @@ class BodySizeLimitMiddleware:
             return problem_response(400, "Content-Length is not a number.")
         limit = body_limit(request.path)
         if length > limit:
+            _drain(request, length)
             return problem_response(413, f"The body is {length} bytes; this endpoint takes at most {limit}.",
                                     [{"field": "body", "code": "too_large",
                                       "message": f"At most {limit} bytes."}], limit=limit)
