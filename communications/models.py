@@ -14,7 +14,8 @@ class Communication(models.Model):
     # --- the RFC's fields (scheduled_at may be empty for logged and inbound communications) ---
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="communications")
-    type = models.CharField(max_length=50, choices=Channel.choices, help_text="Channel: email, sms, call, meeting, note.")
+    type = models.CharField(max_length=50, choices=Channel.choices,
+                            help_text="Channel: email, sms, call, meeting, note.")
     content = models.TextField(blank=True, default="")
     status = models.CharField(max_length=20, choices=CommunicationStatus.choices, default=CommunicationStatus.DRAFT)
     scheduled_at = models.DateTimeField(null=True, blank=True)

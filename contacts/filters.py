@@ -6,11 +6,9 @@ from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Lower
 
 from contacts_project.errors import FieldError, InvalidInput
-from organization.models import Organization
+from organization.models import ImmutableUnaccent, Organization
 
 from .choices import ContactStatus, Priority
-from organization.models import ImmutableUnaccent
-
 from .models import Contact, ContactCategory, GroupMembership
 from .validation import normalize_phone
 

@@ -12,6 +12,7 @@ from organization.models import Category, ContactType, ImmutableUnaccent, Organi
 
 from .choices import ContactStatus, Priority
 
+
 def history():
     """Fresh trackers per model (pghistory binds them to the model they track)."""
     return (pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())

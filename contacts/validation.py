@@ -31,7 +31,7 @@ class Errors:
     def add(self, field: str, message: str, code: str = "invalid") -> None:
         self.items.append(FieldError(f"{self.prefix}{field}", code, message))
 
-    def extend(self, other: "Errors") -> None:
+    def extend(self, other: Errors) -> None:
         self.items.extend(other.items)
 
     def __bool__(self) -> bool:
@@ -189,7 +189,8 @@ def validate_custom_field_definitions(definitions: Any) -> list[dict]:
             errors.add(where, f"Unknown keys {sorted(unknown)}.", "unknown_field")
         key = item.get("key")
         if not isinstance(key, str) or not CUSTOM_KEY.match(key):
-            errors.add(f"{where}.key", "Keys are lower-case letters, digits and _ (start with a letter).", "invalid_key")
+            errors.add(f"{where}.key", "Keys are lower-case letters, digits and _ (start with a letter).",
+                       "invalid_key")
             continue
         if key in seen:
             errors.add(f"{where}.key", f"Duplicate key {key!r}.", "unique")

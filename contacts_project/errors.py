@@ -7,8 +7,9 @@ bodies by hand. `problem_exception_handler` turns both, and DRF's own exceptions
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -64,7 +65,7 @@ class InvalidInput(ApplicationError):
     status = 400
 
     @classmethod
-    def field(cls, field: str, message: str, code: str = "invalid") -> "InvalidInput":
+    def field(cls, field: str, message: str, code: str = "invalid") -> InvalidInput:
         return cls(message, errors=[FieldError(field, code, message)])
 
 

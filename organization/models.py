@@ -9,6 +9,7 @@ from contacts_project.ids import uuid7
 
 from .choices import TeamRole
 
+
 class ImmutableUnaccent(models.Func):
     """unaccent() wrapped as IMMUTABLE (migration 0001), so stored columns and indexes can use it."""
 

@@ -150,8 +150,8 @@ def ensure_admin(env: dict) -> None:
         password = stored.read_text().strip() if stored.exists() else secrets.token_urlsafe(12)
     code = (
         "from django.contrib.auth import get_user_model; U = get_user_model(); import sys\n"
-        f"u, created = U.objects.get_or_create(username={username!r}, defaults={{'is_staff': True, 'is_superuser': True,"
-        f" 'email': {env.get('DJANGO_SUPERUSER_EMAIL', 'admin@example.com')!r}}})\n"
+        f"u, created = U.objects.get_or_create(username={username!r}, "
+        f"defaults={{'is_staff': True, 'is_superuser': True, 'email': {env.get('DJANGO_SUPERUSER_EMAIL', 'admin@example.com')!r}}})\n"
         f"if created: u.set_password({password!r}); u.save()\n"
         "sys.stdout.write('created' if created else 'exists')\n"
     )
