@@ -148,10 +148,11 @@ def ensure_admin(env: dict) -> None:
     generated = not password
     if generated:
         password = stored.read_text().strip() if stored.exists() else secrets.token_urlsafe(12)
+    email = env.get("DJANGO_SUPERUSER_EMAIL", "admin@example.com")
     code = (
         "from django.contrib.auth import get_user_model; U = get_user_model(); import sys\n"
         f"u, created = U.objects.get_or_create(username={username!r}, "
-        f"defaults={{'is_staff': True, 'is_superuser': True, 'email': {env.get('DJANGO_SUPERUSER_EMAIL', 'admin@example.com')!r}}})\n"
+        f"defaults={{'is_staff': True, 'is_superuser': True, 'email': {email!r}}})\n"
         f"if created: u.set_password({password!r}); u.save()\n"
         "sys.stdout.write('created' if created else 'exists')\n"
     )
