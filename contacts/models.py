@@ -99,6 +99,9 @@ class Contact(models.Model):
             models.Index(fields=["owner"], name="contact_owner"),
             models.Index(fields=["reports_to"], name="contact_reports_to"),
             models.Index(fields=["phone"], name="contact_phone", condition=~Q(phone="")),
+            # organization filters (issue 4): custom-field containment and last-contacted ranges
+            GinIndex(fields=["custom_fields"], name="contact_custom_fields", opclasses=["jsonb_path_ops"]),
+            models.Index(fields=["last_contacted_at", "id"], name="contact_last_contacted_id"),
         ]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="contact_email_ci_unique", condition=~Q(email="")),
@@ -160,3 +163,44 @@ class GroupMembership(models.Model):
 
 
 pghistory.track(pghistory.InsertEvent(), pghistory.DeleteEvent())(GroupMembership)
+
+
+class BulkAction(models.Model):
+    """A bulk action over a filter or an id list, run by the `contacts.bulk.run_action` task in batches.
+
+    Each batch is one transaction; `batches` records, per batch, whether it was applied or failed and
+    what it changed, so a job that fails midway says exactly which contacts were touched.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    action = models.CharField(max_length=40)
+    params = models.JSONField(default=dict, blank=True)
+    filter = models.JSONField(null=True, blank=True, help_text="Contact list filters the action ran over.")
+    contact_ids = ArrayField(models.UUIDField(), default=list, blank=True,
+                             help_text="The target contacts, fixed when the job starts.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    total = models.IntegerField(default=0)
+    done = models.IntegerField(default=0, help_text="Contacts in batches that were applied.")
+    failed = models.IntegerField(default=0, help_text="Contacts in failed batches, or skipped by a rule.")
+    changed = models.IntegerField(default=0, help_text="Contacts whose data actually changed.")
+    batch_size = models.IntegerField(default=5000)
+    batches = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="bulk_actions")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at", "id"], name="bulk_action_created_id")]
+
+    def __str__(self) -> str:
+        return f"{self.action} ({self.status})"

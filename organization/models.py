@@ -104,3 +104,32 @@ class TeamMembership(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_membership_unique")]
+
+
+@pghistory.track(*history())
+class SavedView(models.Model):
+    """A named contact filter (list query parameters and/or a `q` expression), private or shared.
+
+    Usable wherever a contact filter is: `?view=<id>` on the contact list, reports, exports and bulk actions.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="saved_views")
+    shared = models.BooleanField(default=False, help_text="Visible to every user, not only the owner.")
+    params = models.JSONField(default=dict, blank=True,
+                              help_text="Contact list filters as query parameters, e.g. {\"status\": \"active\"}.")
+    q = models.TextField(blank=True, default="", help_text="A `q` expression (see docs/organization.md).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "owner", name="saved_view_unique_name_per_owner",
+                                    nulls_distinct=False),
+        ]
+        indexes = [models.Index(fields=["shared", "name"], name="saved_view_shared_name")]
+
+    def __str__(self) -> str:
+        return self.name
