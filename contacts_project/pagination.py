@@ -72,7 +72,8 @@ class KeysetCursorPagination(BasePagination):
         token = request.query_params.get(self.cursor_query_param)
         model = queryset.model
         pk = model._meta.pk.name
-        model_field = model._meta.get_field(field.split("__")[0]) if "__" not in field else None
+        # annotations (e.g. a computed score) have no model field: their cursor value is used as given
+        model_field = next((f for f in model._meta.concrete_fields if f.name == field), None)
 
         direction = "n"
         if token:
