@@ -85,13 +85,17 @@ class Unprocessable(ApplicationError):
     status = 422
 
 
-def problem(status: int, detail: str = "", errors: Iterable[dict] = (), **extra: Any) -> dict:
-    slug, title = TITLES.get(status, ("error", "Error"))
-    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail or title}
+RESERVED = frozenset({"type", "title", "status", "detail", "errors", "instance"})
+
+
+def problem(status_code: int, detail: str = "", errors: Iterable[dict] = (), **extra: Any) -> dict:
+    slug, title = TITLES.get(status_code, ("error", "Error"))
+    body = {"type": TYPE_BASE + slug, "title": title, "status": status_code, "detail": detail or title}
     errors = list(errors)
     if errors:
         body["errors"] = errors
-    body.update(extra)
+    # extension members never overwrite the standard ones (a conflict may carry e.g. the object's state)
+    body.update({key if key not in RESERVED else f"current_{key}": value for key, value in extra.items()})
     return body
 
 
