@@ -204,3 +204,16 @@ class BulkAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} ({self.status})"
+
+
+class OrganizationContactCount(models.Model):
+    """Contacts per organization, kept exact by statement-level triggers on the contact table (migration 0004).
+
+    The organization tree reads counts for up to ~10,000 nodes in one query; counting a million contacts
+    on every request would not fit its 50 ms budget. Statement-level triggers with transition tables
+    cost one GROUP BY per statement, also for bulk updates.
+    """
+
+    organization = models.OneToOneField(Organization, primary_key=True, on_delete=models.CASCADE,
+                                        related_name="contact_count")
+    contacts = models.BigIntegerField(default=0)
