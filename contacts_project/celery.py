@@ -28,6 +28,67 @@ def carry_request_id(headers=None, **kwargs):
 
 @task_prerun.connect
 def adopt_request_id(task=None, **kwargs):
-    from contacts_project.logging import set_request_id
+    from contacts_project.logging import set_request_id, set_task
 
     set_request_id(getattr(task.request, "request_id", None) if task else None)
+    set_task(getattr(task.request, "id", None) if task else None, getattr(task, "name", None))
+
+
+# --- Monitoring (issue 7): heartbeats for /health/ready/, task outcome counters, worker metrics ---------
+from celery.signals import beat_init, task_failure, task_retry, task_success, worker_ready  # noqa: E402
+
+# the heartbeat task itself is scheduled in settings.CELERY_BEAT_SCHEDULE ("health-heartbeat")
+_in_beat = False
+
+
+@beat_init.connect
+def mark_beat_process(**kwargs):
+    global _in_beat
+    _in_beat = True
+
+
+@before_task_publish.connect
+def beat_heartbeat(sender=None, **kwargs):
+    """Beat publishing the heartbeat task is beat's proof of life (this runs in beat's own process)."""
+    if _in_beat and sender == "contacts_project.heartbeat":
+        from contacts_project.health import BEAT_KEY, record_heartbeat
+
+        try:
+            record_heartbeat(BEAT_KEY)
+        except Exception:  # noqa: BLE001 - never stop beat from publishing
+            pass
+
+
+@worker_ready.connect
+def worker_started(sender=None, **kwargs):
+    from contacts_project.health import WORKER_KEY, record_heartbeat
+
+    record_heartbeat(WORKER_KEY)
+    port = os.environ.get("WORKER_METRICS_PORT")
+    if port:  # a worker on a host of its own serves its task counters itself
+        from prometheus_client import start_http_server
+
+        from contacts_project.metrics import registry
+
+        start_http_server(int(port), registry=registry())
+
+
+def _count(task, outcome: str) -> None:
+    from contacts_project.metrics import TASKS
+
+    TASKS.labels(getattr(task, "name", None) or str(task), outcome).inc()
+
+
+@task_success.connect
+def count_success(sender=None, **kwargs):
+    _count(sender, "succeeded")
+
+
+@task_failure.connect
+def count_failure(sender=None, **kwargs):
+    _count(sender, "failed")
+
+
+@task_retry.connect
+def count_retry(sender=None, **kwargs):
+    _count(sender, "retried")

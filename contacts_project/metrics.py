@@ -1,4 +1,149 @@
-"""Prometheus metrics shared by the apps (exposed on /metrics)."""
-from prometheus_client import Counter
+"""Prometheus metrics shared by the apps, exposed on /metrics (see docs/operations.md).
 
-CACHE_EVENTS = Counter("contacts_cache_events_total", "Cache-aside lookups by outcome", ["outcome"])
+Counters and histograms live here so every app increments the same objects. Under gunicorn (several
+worker processes) and Celery (prefork children), prometheus_client's multiprocess mode is used when
+PROMETHEUS_MULTIPROC_DIR is set: each process writes its samples to files in that directory and
+/metrics adds them up. Gauges that describe shared state (queue depths, dispatcher lag, cache hit rate)
+are not stored per process: `LiveStateCollector` reads them from Redis and PostgreSQL at scrape time.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+logger = logging.getLogger(__name__)
+
+CACHE_EVENTS = Counter("contacts_cache_events_total", "Cache-aside lookups by outcome (hits, misses, errors)",
+                       ["outcome"])
+
+# messages handed to a channel backend; the sending code increments it (outcome: sent or failed)
+MESSAGES = Counter("contacts_messages_total", "Messages by channel and outcome (sent, failed)",
+                   ["channel", "outcome"])
+
+REQUEST_LATENCY = Histogram(
+    "contacts_http_request_duration_seconds", "HTTP request latency by route (URL name), method and status",
+    ["route", "method", "status"],
+    buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+DB_QUERIES = Histogram(
+    "contacts_http_request_db_queries", "SQL statements per HTTP request by route",
+    ["route"], buckets=(0, 1, 2, 3, 4, 6, 10, 20, 50, 100),
+)
+TASKS = Counter("contacts_celery_tasks_total", "Celery task outcomes (succeeded, failed, retried) by task name",
+                ["task", "outcome"])
+
+QUEUES = ("send", "bulk", "default")
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def broker_redis():
+    """A Redis client on the broker's database (queues and heartbeats live there)."""
+    import redis
+    from django.conf import settings
+
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
+
+
+def dispatcher_lag_seconds() -> float:
+    """Age of the oldest communication that is due but still `scheduled` (0 when none is waiting).
+
+    Read through the app registry, not an import: contacts_project sits below communications.
+    """
+    from django.apps import apps
+    from django.db.models import Min
+    from django.utils import timezone
+
+    Communication = apps.get_model("communications", "Communication")
+    now = timezone.now()
+    oldest = Communication.objects.filter(status="scheduled", scheduled_at__lte=now) \
+        .aggregate(oldest=Min("scheduled_at"))["oldest"]
+    return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+
+
+class LiveStateCollector:
+    """Gauges read at scrape time: queue depths, dispatcher lag, and the cache hit ratio since start
+    (computed from `source`, the registry holding the cache counters of every process)."""
+
+    def __init__(self, source: CollectorRegistry | None = None):
+        self.source = source
+
+    def collect(self):
+        depth = GaugeMetricFamily("contacts_celery_queue_depth", "Messages waiting in each Celery queue",
+                                  labels=["queue"])
+        try:
+            client = broker_redis()
+            pipe = client.pipeline(transaction=False)
+            for queue in QUEUES:
+                pipe.llen(queue)
+            for queue, length in zip(QUEUES, pipe.execute()):
+                depth.add_metric([queue], length)
+        except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
+            logger.warning("queue depth unavailable: %s", exc)
+        yield depth
+        lag = GaugeMetricFamily("contacts_dispatcher_lag_seconds",
+                                "Age of the oldest due communication still waiting to be queued")
+        try:
+            lag.add_metric([], dispatcher_lag_seconds())
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("dispatcher lag unavailable: %s", exc)
+        yield lag
+        if self.source is not None:
+            ratio = cache_hit_ratio(cache_events(self.source))
+            gauge = GaugeMetricFamily("contacts_cache_hit_ratio",
+                                      "Cache-aside hits / (hits + misses) since the processes started; "
+                                      "use rate() of contacts_cache_events_total for a window")
+            if ratio is not None:
+                gauge.add_metric([], ratio)
+            yield gauge
+
+
+def cache_events(source) -> dict[str, float]:
+    """{outcome: count} of contacts_cache_events_total, summed over processes."""
+    totals: dict[str, float] = {}
+    for family in source.collect():
+        if family.name != "contacts_cache_events":
+            continue
+        for sample in family.samples:
+            if sample.name == "contacts_cache_events_total":
+                outcome = sample.labels.get("outcome", "")
+                totals[outcome] = totals.get(outcome, 0.0) + sample.value
+    return totals
+
+
+def cache_hit_ratio(events: dict[str, float]) -> float | None:
+    hits, misses = events.get("hits", 0.0), events.get("misses", 0.0)
+    return hits / (hits + misses) if hits + misses else None
+
+
+def registry() -> CollectorRegistry:
+    """The registry /metrics renders: every process's samples in multiprocess mode, this one's otherwise."""
+    from prometheus_client import REGISTRY, multiprocess
+
+    if multiprocess_dir():
+        source = CollectorRegistry()
+        multiprocess.MultiProcessCollector(source)
+    else:
+        source = REGISTRY
+    output = CollectorRegistry()
+    output.register(_Forward(source))
+    output.register(LiveStateCollector(source))
+    return output
+
+
+class _Forward:
+    """Re-exports another registry's families (so live gauges can be added beside them)."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def collect(self):
+        yield from self.source.collect()
+
+    def describe(self):
+        return []

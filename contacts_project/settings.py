@@ -132,6 +132,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Each app adds its own entries below (one line each).
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "contacts_project.purge_idempotency_keys", "schedule": 3600.0},
+    "health-heartbeat": {"task": "contacts_project.heartbeat", "options": {"expires": 60},  # /health/ready/
+                         "schedule": env.float("HEALTH_HEARTBEAT_INTERVAL", default=15.0)},
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -259,3 +261,25 @@ LOGGING = {
 GROUP_MEMBERSHIP_MAX_IDS = 10000
 BULK_CREATE_MAX = 1000
 CONTACT_CACHE_TIMEOUT = env.int("CONTACT_CACHE_TIMEOUT", default=3600)
+
+# --- Monitoring (issue 7; docs/operations.md) ------------------------------------------------
+MIDDLEWARE.insert(MIDDLEWARE.index("contacts_project.middleware.RequestIdMiddleware") + 1,
+                  "contacts_project.observability.RequestMetricsMiddleware")
+METRICS_PATH = "/metrics"
+METRICS_TOKEN = env("METRICS_TOKEN", default="")  # set: /metrics wants `Authorization: Bearer <token>`
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])
+ACCESS_LOG = env.bool("ACCESS_LOG", default=True)  # one JSON line per request (contacts_project.access)
+BENCH_COUNT_QUERIES = env.bool("BENCH_COUNT_QUERIES", default=False)  # X-Query-Count header for bench/run.py
+HEALTH_HEARTBEAT_MAX_AGE = env.int("HEALTH_HEARTBEAT_MAX_AGE", default=90)  # seconds; the heartbeat runs every 15
+HEALTH_DISPATCH_LAG_MAX = env.int("HEALTH_DISPATCH_LAG_MAX", default=300)  # seconds a due message may wait
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep the JSON log format in workers and beat
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(dsn=SENTRY_DSN, integrations=[DjangoIntegration(), CeleryIntegration()],
+                    environment=env("SENTRY_ENVIRONMENT", default="production"),
+                    traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0), send_default_pii=False)

@@ -3,7 +3,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from contacts_project import errors
+from contacts_project import errors, health, observability
 
 API = "api/v1/"
 
@@ -16,6 +16,8 @@ def liveness(request):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", liveness, name="health"),
+    path("health/ready/", health.readiness, name="health-ready"),
+    path("metrics", observability.metrics_view, name="metrics"),
     path(f"{API}schema/", SpectacularAPIView.as_view(), name="schema"),
     path(f"{API}docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(API, include("contacts.api.urls")),

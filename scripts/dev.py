@@ -169,6 +169,15 @@ def ensure_admin(env: dict) -> None:
         print(f"admin user {username!r} already exists")
 
 
+def prepare_metrics_dir(env: dict) -> None:
+    """prometheus_client multiprocess mode: web workers and Celery children write their samples here and
+    /metrics adds them up (docs/operations.md). Emptied at start so an earlier run's counters don't leak in."""
+    path = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(DATA / "prometheus")))
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):  # only prometheus_client's own files, whatever directory was named
+        stale.unlink()
+
+
 def run() -> int:
     env = environment()
     port = env.get("PORT", "8000")
@@ -176,8 +185,10 @@ def run() -> int:
     manage(env, "collectstatic", "--noinput", "-v", "0")
     manage(env, "seed_demo", "--once")
     ensure_admin(env)
+    prepare_metrics_dir(env)
     procs = {
         "web": [sys.executable, "-m", "gunicorn", "contacts_project.wsgi", "--bind", f"127.0.0.1:{port}",
+                "-c", "python:contacts_project.gunicorn_conf",
                 "--workers", env.get("WEB_CONCURRENCY", "2"), "--threads", "4", "--access-logfile", "-"],
         "worker": [sys.executable, "-m", "celery", "-A", "contacts_project", "worker", "-Q", "send,bulk,default",
                    "--concurrency", env.get("WORKER_CONCURRENCY", "2"), "--loglevel", "INFO"],

@@ -1,0 +1,106 @@
+"""Readiness: can this deployment serve and send? (/health/ready/; liveness is /health/ in urls.py)
+
+Each check returns quickly (short socket timeouts) and reports `ok` plus what it saw. The response is
+200 when every check passes and 503 otherwise, so a load balancer or orchestrator can act on it.
+
+Heartbeats are real signals from the other processes, stored on the broker's Redis:
+- the worker writes `health:worker` when it starts and each time it runs `contacts_project.heartbeat`;
+- beat writes `health:beat` when it publishes that task (before_task_publish runs in beat's process),
+so a stopped worker and a stopped beat show up separately.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+
+from contacts_project import metrics
+
+WORKER_KEY = "health:worker"
+BEAT_KEY = "health:beat"
+HEARTBEAT_TASK = "contacts_project.heartbeat"
+
+
+def record_heartbeat(key: str) -> None:
+    """Store `now` under `key` on the broker's Redis (expires, so a dead process's value disappears)."""
+    metrics.broker_redis().set(key, f"{time.time():.3f}", ex=settings.HEALTH_HEARTBEAT_MAX_AGE * 10)
+
+
+def _age(key: str) -> float | None:
+    raw = metrics.broker_redis().get(key)
+    return None if raw is None else max(0.0, time.time() - float(raw))
+
+
+def check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"ok": True}
+
+
+def check_cache() -> dict:
+    # django-redis swallows errors (IGNORE_EXCEPTIONS); ask the raw client so an outage is seen
+    client = cache.client.get_client(write=True)
+    client.ping()
+    return {"ok": True}
+
+
+def check_broker() -> dict:
+    metrics.broker_redis().ping()
+    return {"ok": True}
+
+
+def _heartbeat(key: str, what: str) -> dict:
+    age = _age(key)
+    limit = settings.HEALTH_HEARTBEAT_MAX_AGE
+    if age is None:
+        return {"ok": False, "detail": f"no {what} heartbeat recorded"}
+    return {"ok": age <= limit, "age_seconds": round(age, 1), "max_age_seconds": limit}
+
+
+def check_worker() -> dict:
+    return _heartbeat(WORKER_KEY, "worker")
+
+
+def check_beat() -> dict:
+    return _heartbeat(BEAT_KEY, "beat")
+
+
+def check_dispatcher() -> dict:
+    lag = metrics.dispatcher_lag_seconds()
+    limit = settings.HEALTH_DISPATCH_LAG_MAX
+    return {"ok": lag <= limit, "lag_seconds": round(lag, 1), "max_lag_seconds": limit}
+
+
+CHECKS: dict[str, Callable[[], dict]] = {
+    "database": check_database,
+    "cache": check_cache,
+    "broker": check_broker,
+    "worker": check_worker,
+    "beat": check_beat,
+    "dispatcher": check_dispatcher,
+}
+
+
+def run_checks() -> dict[str, dict]:
+    results = {}
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            result = check()
+        except Exception as exc:  # noqa: BLE001 - a failing dependency is a failed check, not a 500
+            result = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
+        result["ms"] = round((time.perf_counter() - started) * 1000, 1)
+        results[name] = result
+    return results
+
+
+def readiness(request):
+    results = run_checks()
+    healthy = all(r["ok"] for r in results.values())
+    return JsonResponse({"status": "ok" if healthy else "unavailable", "checks": results},
+                        status=200 if healthy else 503)

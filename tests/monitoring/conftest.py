@@ -1,0 +1,25 @@
+"""Fixtures for the monitoring tests: a real Celery worker (in a thread) on the real Redis broker."""
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from contacts_project import metrics
+from contacts_project.celery import app
+from contacts_project.health import BEAT_KEY, WORKER_KEY
+
+
+@pytest.fixture
+def broker():
+    client = metrics.broker_redis()
+    client.delete(WORKER_KEY, BEAT_KEY)
+    yield client
+    client.delete(WORKER_KEY, BEAT_KEY)
+
+
+@pytest.fixture
+def celery_worker(broker):
+    """A real worker consuming the default queue from the Redis broker, executing tasks in a thread."""
+    from tests.monitoring import tasks  # noqa: F401 - registers the test tasks
+
+    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING",
+                      shutdown_timeout=10) as worker:
+        yield worker
