@@ -31,3 +31,15 @@ def api(admin_user):
 @pytest.fixture
 def anon():
     return APIClient()
+
+
+@pytest.fixture
+def celery_eager(settings):
+    """Run tasks in-process for tests about a job's outcome (tests about delivery use a real worker)."""
+    from contacts_project.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+    app.conf.task_eager_propagates = False

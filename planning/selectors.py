@@ -1,0 +1,110 @@
+"""Planning reads: list and segment members, the priority score, tasks, call plans."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Exists, F, FloatField, OuterRef, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from contacts.models import Contact
+from contacts.selectors import contact_base
+from contacts_project.errors import NotFound
+from organization.selectors import parse_uuid
+
+from . import segments
+from .choices import TaskStatus
+from .models import ContactList, ListMembership, Segment, SegmentChange, SegmentMembership, Task
+
+# The RFC's open question 4 (engagement) meets priorities: one comparable number per contact.
+#   score = 25 × priority (0–3)  +  min(engagement_score, 50)  +  25 × exp(−days since last engagement / 30)
+# Priority dominates (a level is worth 25 points), engagement adds up to 50, and recent engagement up to
+# 25 more, halving roughly every three weeks. Documented in docs/planning.md.
+PRIORITY_SCORE_SQL = (
+    "(25 * contacts_contact.priority + LEAST(contacts_contact.engagement_score, 50) + "
+    "COALESCE(25 * exp(-GREATEST(extract(epoch FROM (now() - contacts_contact.last_engaged_at)), 0) / 2592000.0), 0))"
+)
+
+
+def with_priority_score(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
+    return queryset.annotate(priority_score=RawSQL(PRIORITY_SCORE_SQL, [], output_field=FloatField()))
+
+
+def _get(model, pk, label: str):
+    key = parse_uuid(pk)
+    obj = model.objects.filter(pk=key).first() if key else None
+    if obj is None:
+        raise NotFound(f"{label} not found.")
+    return obj
+
+
+def list_list() -> QuerySet[ContactList]:
+    return ContactList.objects.all()
+
+
+def list_get(*, list_id) -> ContactList:
+    return _get(ContactList, list_id, "List")
+
+
+def list_contacts(*, list_id) -> QuerySet[Contact]:
+    contact_list = list_get(list_id=list_id)
+    return with_priority_score(contact_base().filter(
+        Exists(ListMembership.objects.filter(contact_list=contact_list, contact_id=OuterRef("pk")))))
+
+
+def contact_list_ids(*, contact_id) -> list[str]:
+    return [str(i) for i in ListMembership.objects.filter(contact_id=contact_id).values_list("contact_list_id",
+                                                                                                flat=True)]
+
+
+def segment_list() -> QuerySet[Segment]:
+    return Segment.objects.all()
+
+
+def segment_get(*, segment_id) -> Segment:
+    return _get(Segment, segment_id, "Segment")
+
+
+def segment_contacts(*, segment_id, live: bool | None = None) -> QuerySet[Contact]:
+    """Members: from the materialized table when the segment is materialized (and not asked live), else the
+    rules compiled to one query."""
+    segment = segment_get(segment_id=segment_id)
+    if segment.materialized and segment.refreshed_at and not live:
+        members = contact_base().filter(
+            Exists(SegmentMembership.objects.filter(segment=segment, contact_id=OuterRef("pk"))))
+    else:
+        members = contact_base().filter(segments.compile_rules(segment.rules, segment_id=segment.pk))
+    return with_priority_score(members)
+
+
+def segment_changes(*, segment_id) -> QuerySet[SegmentChange]:
+    segment = segment_get(segment_id=segment_id)
+    return SegmentChange.objects.filter(segment=segment)
+
+
+def task_list() -> QuerySet[Task]:
+    return Task.objects.select_related("contact")
+
+
+def task_get(*, task_id) -> Task:
+    return _get(Task, task_id, "Task")
+
+
+def tasks_due_today(queryset: QuerySet[Task], *, now: dt.datetime | None = None) -> QuerySet[Task]:
+    now = now or timezone.now()
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return queryset.filter(status=TaskStatus.OPEN, due_at__gte=start, due_at__lt=start + dt.timedelta(days=1))
+
+
+def tasks_overdue(queryset: QuerySet[Task], *, now: dt.datetime | None = None) -> QuerySet[Task]:
+    return queryset.filter(status=TaskStatus.OPEN, due_at__lt=now or timezone.now())
+
+
+def call_plan(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
+    """Contacts ordered by priority score with their next open task (one query)."""
+    next_task = Task.objects.filter(contact_id=OuterRef("pk"), status=TaskStatus.OPEN).order_by("due_at")
+    return contacts.annotate(
+        next_task_id=Subquery(next_task.values("id")[:1]),
+        next_task_title=Subquery(next_task.values("title")[:1]),
+        next_task_due_at=Subquery(next_task.values("due_at")[:1]),
+    ).order_by(F("priority_score").desc(nulls_last=True), "id")
