@@ -283,3 +283,8 @@ if SENTRY_DSN:
     sentry_sdk.init(dsn=SENTRY_DSN, integrations=[DjangoIntegration(), CeleryIntegration()],
                     environment=env("SENTRY_ENVIRONMENT", default="production"),
                     traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0), send_default_pii=False)
+
+# --- Organization tools (issue 4): bulk actions ------------------------------------------------
+BULK_ACTION_CONFIRM_THRESHOLD = env.int("BULK_ACTION_CONFIRM_THRESHOLD", default=10000)
+BULK_ACTION_BATCH_SIZE = env.int("BULK_ACTION_BATCH_SIZE", default=5000)
+BULK_ACTION_MAX_IDS = 100000

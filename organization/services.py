@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Count
+from django.utils import timezone
 
+from contacts_project import cache
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, InvalidInput, NotFound
 
@@ -160,12 +162,41 @@ def category_update(*, category_id, data: dict[str, Any], actor=None) -> Categor
     return category
 
 
-def category_delete(*, category_id, actor=None) -> None:
-    with transaction.atomic(), audited(actor, "category.delete"):
+def category_delete(*, category_id, actor=None, reassign_to=None) -> None:
+    """Delete a category. One in use (contacts or subcategories) is 409 unless `reassign_to` names another
+    category: then its contacts, subcategories and organizations move there first (audited: each moved
+    contact's history records the change), all in one transaction."""
+    with transaction.atomic(), audited(actor, "category.delete", reassign_to=str(reassign_to or "") or None):
         category = _get(Category, category_id, "Category")
         used = category.contacts.count()
         children = category.children.count()
-        if used or children:
-            raise Conflict(f"The category has {used} contacts and {children} subcategories.",
+        if reassign_to not in (None, ""):
+            target = _resolve(Category, "reassign_to", reassign_to, label="category")
+            if target.pk == category.pk or would_create_cycle(model=Category, field="parent", node_id=category.pk,
+                                                              new_parent_id=target.pk):
+                raise InvalidInput.field("reassign_to", "Reassign to a category outside the one being deleted.",
+                                         "cycle")
+            _reassign_category(category, target)
+        elif used or children:
+            raise Conflict(f"The category has {used} contacts and {children} subcategories; delete with "
+                           "?reassign_to=<category id> to move them first.",
                            extra={"contacts": used, "children": children})
         category.delete()
+
+
+def _reassign_category(category: Category, target: Category) -> None:
+    """Move links, subcategories and organizations from `category` to `target` with set-based statements."""
+    clash = Category.objects.filter(parent=target, name__iexact=models.OuterRef("name"))
+    clashing = list(category.children.filter(models.Exists(clash)).values_list("name", flat=True)[:20])
+    if clashing:
+        raise InvalidInput.field("reassign_to", f"The target already has subcategories named {clashing}.", "unique")
+    link = Category.contacts.through
+    contact_ids = list(link.objects.filter(category=category).values_list("contact_id", flat=True))
+    # a history row on each moved contact, with this delete's audit context
+    category.contacts.update(updated_at=timezone.now())
+    already = link.objects.filter(category=target, contact_id=models.OuterRef("contact_id"))
+    link.objects.filter(category=category).filter(models.Exists(already)).delete()
+    link.objects.filter(category=category).update(category=target)
+    cache.invalidate_on_commit(*(cache.contact_detail_key(cid) for cid in contact_ids))
+    category.children.update(parent=target)
+    category.organizations.update(category=target)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from .views import ContactReportView, ContactViewSet, GroupViewSet, OrganizationGroupsView, TemplateViewSet, TokenView
@@ -12,5 +12,6 @@ urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("organizations/<str:organization_id>/groups/", OrganizationGroupsView.as_view(), name="organization-groups"),
     path("reports/contacts/", ContactReportView.as_view(), name="report-contacts"),
+    path("", include("contacts.api.organization_urls")),  # issue 4; before the router (contacts/actions/)
     *router.urls,
 ]

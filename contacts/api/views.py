@@ -247,7 +247,7 @@ class ContactReportView(APIView):
         filter_params = request.query_params.copy()
         for name in ("period", "start", "end"):
             filter_params.pop(name, None)
-        filterset = ContactFilter(filter_params, queryset=selectors.contact_list())
+        filterset = ContactFilter(filter_params, queryset=selectors.contact_list(), request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         digest = hashlib.sha1(request.get_full_path().encode()).hexdigest()

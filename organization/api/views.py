@@ -50,3 +50,12 @@ class CategoryViewSet(ServiceViewSet):
     update_service = services.category_update
     delete_service = services.category_delete
     filterset_fields = {"parent": ["exact", "isnull"]}
+
+    @extend_schema(parameters=[OpenApiParameter("reassign_to", str, description=(
+        "Move the category's contacts, subcategories and organizations to this category, then delete it. "
+        "Without it, deleting a category in use is 409."))], responses={204: None})
+    def destroy(self, request, *args, **kwargs):
+        return super().destroy(request, *args, **kwargs)
+
+    def delete_options(self) -> dict:
+        return {"reassign_to": self.request.query_params.get("reassign_to") or None}
