@@ -199,14 +199,21 @@ def _check_required(values: dict, errors: Errors, template: ContactTemplate | No
 
     if not (current("first_name") or current("last_name")):
         errors.add("first_name", "A contact needs a first or last name.", "required")
-    if template is not None:
-        for field in template.required_fields:
-            if field.startswith("custom."):
-                continue  # custom fields carry their own `required`
-            if current(field) in (None, "", []):
-                errors.add(field, f"Required by the template {template.name!r}.", "required")
-    if "custom_fields" not in values and template is not None and template.custom_fields:
+    if template is None:
+        return
+    if "custom_fields" not in values and instance is None and template.custom_fields:
+        # a new contact given no custom fields still owes the template's required ones
         values["custom_fields"] = validate_custom_fields({}, template.custom_fields, errors)
+    custom = current("custom_fields") or {}
+    already = {e.field for e in errors.items}
+    for field in template.required_fields:
+        if field.startswith("custom."):
+            # `custom.<key>` in required_fields makes that custom field required, whatever its definition says
+            name = f"custom_fields.{field.removeprefix('custom.')}"
+            if custom.get(field.removeprefix("custom.")) in (None, "") and errors.prefix + name not in already:
+                errors.add(name, f"Required by the template {template.name!r}.", "required")
+        elif current(field) in (None, "", []):
+            errors.add(field, f"Required by the template {template.name!r}.", "required")
 
 
 def _emails_taken(emails: list[str], exclude_id=None) -> set[str]:

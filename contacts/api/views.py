@@ -14,7 +14,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
     inline_serializer,
 )
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -92,7 +92,9 @@ class ContactViewSet(ServiceViewSet):
         serializer = ContactSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         contact = services.contact_create(data=dict(serializer.validated_data), actor=request.user)
-        return Response(selectors.contact_to_dict(contact), status=status.HTTP_201_CREATED)
+        # read back through the selector so categories and groups are in the response, as on GET
+        return Response(selectors.contact_to_dict(selectors.contact_get(contact_id=contact.pk)),
+                        status=status.HTTP_201_CREATED)
 
     def update(self, request, pk=None, partial=False):
         serializer = ContactUpdateSerializer(data=request.data, partial=partial)
@@ -151,7 +153,10 @@ class ContactViewSet(ServiceViewSet):
         serializer = ContactBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         contacts = services.contact_bulk_create(rows=serializer.validated_data["contacts"], actor=request.user)
-        return Response({"created": len(contacts), "results": [selectors.contact_to_dict(c) for c in contacts]},
+        # one query reads them back with their categories, in the order they were given
+        by_id = {c.pk: c for c in selectors.contact_base().filter(pk__in=[c.pk for c in contacts])}
+        return Response({"created": len(contacts),
+                         "results": [selectors.contact_to_dict(by_id[c.pk]) for c in contacts]},
                         status=status.HTTP_201_CREATED)
 
 
@@ -197,19 +202,23 @@ class GroupViewSet(ServiceViewSet):
         return Response(result)
 
 
-class OrganizationGroupsView(APIView):
+class OrganizationGroupsView(generics.ListAPIView):
     """The groups of an organization: those that belong to it or hold its contacts."""
 
-    @extend_schema(responses={200: _page(GroupSerializer), 404: PROBLEM}, summary="An organization's groups")
-    def get(self, request, organization_id):
-        key = parse_uuid(organization_id)
+    serializer_class = GroupSerializer
+    filter_backends: list = []
+    ordering_fields_map = {"name": "name", "created_at": "created_at"}
+    default_ordering = "name"
+
+    def get_queryset(self):
+        key = parse_uuid(self.kwargs["organization_id"])
         if key is None or not Organization.objects.filter(pk=key).exists():
             raise NotFound("Organization not found.")
-        self.ordering_fields_map = {"name": "name", "created_at": "created_at"}
-        self.default_ordering = "name"
-        paginator = self.pagination_class() if self.pagination_class else None
-        page = paginator.paginate_queryset(selectors.organization_groups(organization_id=key), request, view=self)
-        return paginator.get_paginated_response(GroupSerializer(page, many=True).data)
+        return selectors.organization_groups(organization_id=key)
+
+    @extend_schema(responses={200: _page(GroupSerializer), 404: PROBLEM}, summary="An organization's groups")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class TemplateViewSet(ServiceViewSet):
