@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class CommunicationsConfig(AppConfig):
     name = "communications"
     verbose_name = "Communication"
+
+    def ready(self):
+        from anymail.signals import tracking
+
+        from .views import record_anymail_event
+
+        tracking.connect(record_anymail_event, dispatch_uid="communications.record_anymail_event")

@@ -132,6 +132,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Each app adds its own entries below (one line each).
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "contacts_project.purge_idempotency_keys", "schedule": 3600.0},
+    "communications-dispatch-due": {"task": "communications.dispatch_due", "options": {"expires": 10},
+                                    "schedule": env.float("COMMUNICATIONS_DISPATCH_INTERVAL", default=2.0)},
     "health-heartbeat": {"task": "contacts_project.heartbeat", "options": {"expires": 60},  # /health/ready/
                          "schedule": env.float("HEALTH_HEARTBEAT_INTERVAL", default=15.0)},
 }
@@ -288,3 +290,35 @@ if SENTRY_DSN:
 BULK_ACTION_CONFIRM_THRESHOLD = env.int("BULK_ACTION_CONFIRM_THRESHOLD", default=10000)
 BULK_ACTION_BATCH_SIZE = env.int("BULK_ACTION_BATCH_SIZE", default=5000)
 BULK_ACTION_MAX_IDS = 100000
+
+# --- Communications (issue 5; docs/communications.md): channels, sending, consent, tracking --------
+EMAIL_BACKEND = env("EMAIL_BACKEND", default=EMAIL_BACKEND)  # noqa: F821 - from EMAIL_URL; or an anymail backend
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)  # seconds; well under the send lease below
+ANYMAIL = {key: env(f"ANYMAIL_{key}") for key in (
+    "WEBHOOK_SECRET", "MAILGUN_API_KEY", "MAILGUN_SENDER_DOMAIN", "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "POSTMARK_SERVER_TOKEN", "SENDGRID_API_KEY", "AMAZON_SES_CONFIGURATION_SET_NAME", "BREVO_API_KEY",
+) if env(f"ANYMAIL_{key}", default="")}
+SMS_URL = env("SMS_URL", default="console://")  # console://, file:///path, twilio://SID:TOKEN@host?from=+1...
+COMMUNICATION_CHANNELS = {"email": {"BACKEND": "communications.channels.email.EmailBackend"}}  # sms: SMS_URL
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")  # tracking and unsubscribe links
+COMMUNICATIONS_MESSAGE_ID_DOMAIN = env("COMMUNICATIONS_MESSAGE_ID_DOMAIN", default="contacts.local")
+COMMUNICATIONS_TRACKING = env.bool("COMMUNICATIONS_TRACKING", default=True)  # open pixel and click redirects
+COMMUNICATIONS_DISPATCH_BATCH = env.int("COMMUNICATIONS_DISPATCH_BATCH", default=500)
+COMMUNICATIONS_DISPATCH_MAX_BATCHES = env.int("COMMUNICATIONS_DISPATCH_MAX_BATCHES", default=40)
+COMMUNICATIONS_SEND_CHUNK = env.int("COMMUNICATIONS_SEND_CHUNK", default=25)  # ids per send task
+COMMUNICATIONS_QUEUED_LEASE_SECONDS = env.int("COMMUNICATIONS_QUEUED_LEASE_SECONDS", default=120)
+COMMUNICATIONS_SENDING_LEASE_SECONDS = env.int("COMMUNICATIONS_SENDING_LEASE_SECONDS", default=600)
+COMMUNICATIONS_MAX_ATTEMPTS = env.int("COMMUNICATIONS_MAX_ATTEMPTS", default=5)
+COMMUNICATIONS_RETRY_BACKOFF_SECONDS = env.int("COMMUNICATIONS_RETRY_BACKOFF_SECONDS", default=60)
+COMMUNICATIONS_RETRY_BACKOFF_MAX_SECONDS = env.int("COMMUNICATIONS_RETRY_BACKOFF_MAX_SECONDS", default=3600)
+COMMUNICATIONS_PAST_SCHEDULE_TOLERANCE = 3600  # seconds in the past that still mean "now"
+COMMUNICATIONS_SMS_MAX_SEGMENTS = env.int("COMMUNICATIONS_SMS_MAX_SEGMENTS", default=6)
+COMMUNICATIONS_EMAIL_MAX_BYTES = 1024 * 1024
+COMMUNICATIONS_OPT_IN_REQUIRED_PURPOSES = env.list("COMMUNICATIONS_OPT_IN_REQUIRED_PURPOSES",
+                                                   default=["marketing", "newsletter"])
+COMMUNICATIONS_QUIET_HOURS_EXEMPT_PURPOSES = env.list("COMMUNICATIONS_QUIET_HOURS_EXEMPT_PURPOSES",
+                                                      default=["transactional"])
+COMMUNICATIONS_DEFAULT_QUIET_HOURS = env.list("COMMUNICATIONS_DEFAULT_QUIET_HOURS", default=[])  # e.g. 21:00,08:00
+COMMUNICATIONS_DEFAULT_TIMEZONE = env("COMMUNICATIONS_DEFAULT_TIMEZONE", default="UTC")
+COMMUNICATIONS_ENGAGEMENT_HALF_LIFE_DAYS = env.float("COMMUNICATIONS_ENGAGEMENT_HALF_LIFE_DAYS", default=30.0)
+COMMUNICATIONS_ENGAGEMENT_WEIGHTS = {"opened": 1.0, "clicked": 3.0, "replied": 5.0}

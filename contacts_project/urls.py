@@ -24,6 +24,7 @@ urlpatterns = [
     path(API, include("organization.api.urls")),
     path(API, include("communications.api.urls")),
     path(API, include("planning.api.urls")),
+    path("", include("communications.urls")),  # tracking links and provider webhooks (issue 5)
 ]
 
 handler400 = errors.bad_request_view

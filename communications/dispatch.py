@@ -1,0 +1,256 @@
+"""The sending engine (ARCHITECTURE.md section 4): claim due rows, send each exactly once, recover.
+
+1. `dispatch_due` (Celery beat, every few seconds) claims due `scheduled` rows with
+   SELECT ... FOR UPDATE SKIP LOCKED in batches, marks them `queued` and, after commit, enqueues
+   `communications.send_messages` tasks carrying only ids.
+2. `send_messages` takes each id with a conditional UPDATE queued -> sending (no row: someone else has
+   it, skip), checks consent, suppression, quiet hours and caps, renders, hands the message to the
+   channel backend and records `sent` with the provider's id (or `failed`, `cancelled`, or back to
+   `scheduled` for a deferral or a retry with backoff).
+3. `recover_stale` re-enqueues `queued` rows whose task was lost, and settles `sending` rows whose
+   lease expired (a worker died mid-send): the backend is asked whether it has the message; if it
+   cannot say (SMTP), the row is failed rather than sent twice: at-most-once for that narrow case.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from contacts_project.metrics import MESSAGES as MESSAGES_SENT
+
+from . import rendering, services, tracking
+from .channels import ChannelBackend, Handover, OutboundMessage, PermanentSendError, TransientSendError, get_backend
+from .choices import Channel, CommunicationStatus, Purpose, StatusSource
+from .models import Communication
+from .policy import PolicyCache, decide
+
+logger = logging.getLogger(__name__)
+S = CommunicationStatus
+EVENTS = "communications_communicationstatusevent"
+TABLE = "communications_communication"
+
+
+def _enqueue(ids: list) -> None:
+    from .tasks import send_messages
+
+    chunk = settings.COMMUNICATIONS_SEND_CHUNK
+    for start in range(0, len(ids), chunk):
+        send_messages.apply_async(args=[[str(i) for i in ids[start:start + chunk]]])
+
+
+def claim_due(*, now: dt.datetime | None = None, limit: int | None = None) -> list:
+    """One batch: due scheduled rows -> queued (one transaction), send tasks enqueued after commit."""
+    now = now or timezone.now()
+    limit = limit or settings.COMMUNICATIONS_DISPATCH_BATCH
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH due AS (
+                SELECT id FROM {TABLE} WHERE status = 'scheduled' AND scheduled_at <= %s
+                ORDER BY scheduled_at LIMIT %s FOR UPDATE SKIP LOCKED
+            ), claimed AS (
+                UPDATE {TABLE} c SET status = 'queued', queued_at = %s, status_changed_at = %s, updated_at = %s,
+                    status_reason = ''
+                FROM due WHERE c.id = due.id RETURNING c.id
+            ), logged AS (
+                INSERT INTO {EVENTS} (communication_id, from_status, to_status, reason, source, at)
+                SELECT id, 'scheduled', 'queued', '', 'dispatcher', %s FROM claimed
+            )
+            SELECT id FROM claimed""", [now, limit, now, now, now, now])
+        ids = [row[0] for row in cursor.fetchall()]
+        if ids:
+            transaction.on_commit(lambda: _enqueue(ids))
+    return ids
+
+
+def recover_stale(*, now: dt.datetime | None = None) -> dict:
+    now = now or timezone.now()
+    queued_before = now - dt.timedelta(seconds=settings.COMMUNICATIONS_QUEUED_LEASE_SECONDS)
+    sending_before = now - dt.timedelta(seconds=settings.COMMUNICATIONS_SENDING_LEASE_SECONDS)
+    limit = settings.COMMUNICATIONS_DISPATCH_BATCH
+    # queued rows whose task never ran (broker lost it, worker killed before acking): enqueue again;
+    # harmless if the first task is still coming, since only one conditional UPDATE wins.
+    with transaction.atomic():
+        requeue = list(Communication.objects.select_for_update(skip_locked=True)
+                       .filter(status=S.QUEUED, queued_at__lt=queued_before).values_list("id", flat=True)[:limit])
+        if requeue:
+            Communication.objects.filter(pk__in=requeue, status=S.QUEUED).update(queued_at=now)
+            transaction.on_commit(lambda: _enqueue(requeue))
+    settled = {"requeued": len(requeue), "confirmed": 0, "retried": 0, "failed": 0}
+    stale = list(Communication.objects.filter(status=S.SENDING, sending_started_at__lt=sending_before)
+                 .values_list("id", "type", "sending_started_at")[:limit])
+    backends: dict[str, ChannelBackend] = {}
+    for comm_id, channel, started in stale:
+        backend = backends.get(channel) or backends.setdefault(channel, get_backend(channel))
+        try:
+            handover = backend.check_handover(str(comm_id))
+        except Exception:  # noqa: BLE001 - a provider lookup failing means we do not know
+            logger.exception("handover check failed", extra={"communication": str(comm_id)})
+            handover = Handover.UNKNOWN
+        lease = Communication.objects.filter(pk=comm_id, status=S.SENDING, sending_started_at=started)
+        with transaction.atomic():
+            if handover is Handover.HANDED_OVER:
+                done = lease.update(status=S.SENT, sent_at=now, status_changed_at=now, updated_at=now,
+                                    status_reason="Confirmed with the provider after the send lease expired.")
+                new, key = S.SENT, "confirmed"
+            elif handover is Handover.NOT_HANDED_OVER:
+                done = lease.update(status=S.QUEUED, queued_at=now, status_changed_at=now, updated_at=now,
+                                    status_reason="Send interrupted before hand-over; queued again.")
+                new, key = S.QUEUED, "retried"
+                if done:
+                    transaction.on_commit(lambda cid=comm_id: _enqueue([cid]))
+            else:
+                done = lease.update(status=S.FAILED, status_changed_at=now, updated_at=now,
+                                    status_reason="Interrupted while sending; not retried because the channel "
+                                                  "cannot confirm hand-over (at-most-once).")
+                new, key = S.FAILED, "failed"
+            if done:
+                services.record_status_events([(comm_id, S.SENDING, new, "send lease expired")],
+                                              source=StatusSource.RECOVERY, at=now)
+                settled[key] += 1
+    return settled
+
+
+def dispatch_due(*, max_batches: int | None = None) -> dict:
+    """What beat runs: recover, then claim batches until nothing is due (bounded per run)."""
+    result = recover_stale()
+    claimed = 0
+    for _ in range(max_batches or settings.COMMUNICATIONS_DISPATCH_MAX_BATCHES):
+        ids = claim_due()
+        claimed += len(ids)
+        if len(ids) < settings.COMMUNICATIONS_DISPATCH_BATCH:
+            break
+    result["claimed"] = claimed
+    return result
+
+
+# --------------------------------------------------------------------------- sending
+def _claim(comm_id, now: dt.datetime) -> bool:
+    """queued -> sending with a conditional UPDATE and its timeline row, in one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH claimed AS (
+                UPDATE {TABLE} SET status = 'sending', sending_started_at = %s, status_changed_at = %s,
+                    updated_at = %s, attempts = attempts + 1
+                WHERE id = %s AND status = 'queued' RETURNING id
+            ), logged AS (
+                INSERT INTO {EVENTS} (communication_id, from_status, to_status, reason, source, at)
+                SELECT id, 'queued', 'sending', '', 'send', %s FROM claimed
+            )
+            SELECT count(*) FROM claimed""", [now, now, now, comm_id, now])
+        return cursor.fetchone()[0] == 1
+
+
+def _finish(comm: Communication, status: str, reason: str, **fields) -> bool:
+    """sending -> status, only while we still hold the lease (a recovery may have settled it)."""
+    now = timezone.now()
+    changed = Communication.objects.filter(pk=comm.pk, status=S.SENDING,
+                                           sending_started_at=comm.sending_started_at).update(
+        status=status, status_reason=reason[:255], status_changed_at=now, updated_at=now, **fields)
+    if changed:
+        services.record_status_events([(comm.pk, S.SENDING, status, reason)], source=StatusSource.SEND, at=now)
+    else:
+        logger.warning("lost the send lease", extra={"communication": str(comm.pk), "status": status})
+    return bool(changed)
+
+
+def _backoff(attempt: int) -> dt.timedelta:
+    base = settings.COMMUNICATIONS_RETRY_BACKOFF_SECONDS
+    delay = min(base * 2 ** max(attempt - 1, 0), settings.COMMUNICATIONS_RETRY_BACKOFF_MAX_SECONDS)
+    return dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))
+
+
+def build_message(comm: Communication, address: str) -> tuple[OutboundMessage, rendering.Rendered]:
+    contact = comm.contact
+    unsubscribe = tracking.unsubscribe_url(comm.pk) if comm.type == Channel.EMAIL else ""
+    if comm.template_id:
+        rendered = services.render_for(template=comm.template, contact=contact, unsubscribe_url=unsubscribe)
+    else:
+        rendered = rendering.Rendered(subject=comm.subject, text=comm.content, html=comm.html_content)
+    headers: dict[str, str] = {"X-Communication-ID": str(comm.pk)}
+    html = rendered.html
+    if comm.type == Channel.EMAIL:
+        if comm.purpose != Purpose.TRANSACTIONAL:
+            headers.update(tracking.list_unsubscribe_headers(comm.pk))
+        if html and settings.COMMUNICATIONS_TRACKING:
+            html = tracking.rewrite_html(html, comm.pk)
+    message = OutboundMessage(channel=comm.type, to=address, subject=rendered.subject, text=rendered.text,
+                              html=html, headers=headers, reference=str(comm.pk),
+                              metadata={"purpose": comm.purpose})
+    return message, rendered
+
+
+def send_one(comm_id, backends: dict[str, ChannelBackend], caps: PolicyCache) -> str:
+    """Send one queued message; returns the outcome (skipped, sent, cancelled, deferred, retry, failed)."""
+    now = timezone.now()
+    if not _claim(comm_id, now):
+        return "skipped"
+    comm = (Communication.objects.select_related("contact", "contact__organization", "template")
+            .filter(pk=comm_id).first())
+    if comm is None:  # pragma: no cover - deleted between claim and load
+        return "skipped"
+    channel = comm.type
+    try:
+        address = services.recipient_address(channel, comm.contact)
+        decision = decide(comm, comm.contact, address, now, caps)
+        if decision.action == "cancel":
+            _finish(comm, S.CANCELLED, decision.reason)
+            MESSAGES_SENT.labels(channel, "cancelled").inc()
+            return "cancelled"
+        if decision.action == "defer":
+            _finish(comm, S.SCHEDULED, decision.reason, scheduled_at=decision.until, attempts=comm.attempts - 1)
+            MESSAGES_SENT.labels(channel, "deferred").inc()
+            return "deferred"
+        message, rendered = build_message(comm, address)
+        backend = backends.get(channel) or backends.setdefault(channel, get_backend(channel))
+        result = backend.send(message)
+    except TransientSendError as exc:
+        if comm.attempts >= settings.COMMUNICATIONS_MAX_ATTEMPTS:
+            _finish(comm, S.FAILED, f"Gave up after {comm.attempts} attempts: {exc}")
+            MESSAGES_SENT.labels(channel, "failed").inc()
+            return "failed"
+        _finish(comm, S.SCHEDULED, f"Attempt {comm.attempts} failed, retrying: {exc}",
+                scheduled_at=timezone.now() + _backoff(comm.attempts))
+        MESSAGES_SENT.labels(channel, "retry").inc()
+        return "retry"
+    except (PermanentSendError, rendering.RenderError) as exc:
+        _finish(comm, S.FAILED, str(exc))
+        MESSAGES_SENT.labels(channel, "failed").inc()
+        return "failed"
+    except Exception as exc:  # noqa: BLE001 - a bug must not leave the row in `sending` until the lease ends
+        logger.exception("send failed unexpectedly", extra={"communication": str(comm.pk)})
+        _finish(comm, S.FAILED, f"Internal error: {type(exc).__name__}: {exc}")
+        MESSAGES_SENT.labels(channel, "error").inc()
+        return "failed"
+    fields = {"sent_at": timezone.now(), "provider_message_id": result.provider_message_id[:255],
+              "to_address": address}
+    if comm.template_id:  # keep what was actually sent in the history
+        fields.update(subject=rendered.subject[:255], content=rendered.text, html_content=rendered.html)
+    _finish(comm, S.SENT, "", **fields)
+    MESSAGES_SENT.labels(channel, "sent").inc()
+    return "sent"
+
+
+def send_messages(ids: list) -> dict:
+    caps = PolicyCache()
+    backends: dict[str, ChannelBackend] = {}
+    outcomes: dict[str, int] = {}
+    try:
+        for comm_id in ids:
+            outcome = send_one(comm_id, backends, caps)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    finally:
+        for backend in backends.values():
+            backend.close()
+    if outcomes.get("sent"):
+        sent = Communication.objects.filter(pk__in=ids, status=S.SENT).values_list("contact_id", "sent_at")
+        latest: dict = {}
+        for contact_id, sent_at in sent:
+            latest[contact_id] = max(sent_at, latest.get(contact_id, sent_at))
+        if latest:
+            services._touch_contacted(list(latest), max(latest.values()))
+    return outcomes
