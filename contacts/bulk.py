@@ -220,7 +220,8 @@ def _rows(sql: str, params: list) -> list:
 def _touch(ids: list) -> None:
     """Bump updated_at so each contact's history records the change (with the job's audit context)."""
     if ids:
-        _rows(f"UPDATE {CONTACT} SET updated_at = now() WHERE id = ANY(%s) RETURNING id", [ids])
+        # clock_timestamp, not now(): a second change in the same transaction must still differ (and be recorded)
+        _rows(f"UPDATE {CONTACT} SET updated_at = clock_timestamp() WHERE id = ANY(%s) RETURNING id", [ids])
 
 
 def _add_tags(ids: list, params: dict) -> dict:

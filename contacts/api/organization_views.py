@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from contacts_project.audit import audited
 from contacts_project.errors import InvalidInput, NotFound
+from contacts_project.pagination import KeysetCursorPagination
 from contacts_project.serializers import StrictSerializer
 from contacts_project.views import ServiceViewSet
 from organization.models import SavedView
@@ -147,7 +148,7 @@ class BulkActionListView(APIView):
         queryset = bulk.BulkAction.objects.defer("contact_ids")
         if not request.user.is_superuser:
             queryset = queryset.filter(created_by=request.user)
-        paginator = self.pagination_class()
+        paginator = KeysetCursorPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response([bulk.bulk_action_to_dict(job) for job in page])
 
