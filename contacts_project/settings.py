@@ -136,6 +136,10 @@ CELERY_BEAT_SCHEDULE = {
                                     "schedule": env.float("COMMUNICATIONS_DISPATCH_INTERVAL", default=2.0)},
     "health-heartbeat": {"task": "contacts_project.heartbeat", "options": {"expires": 60},  # /health/ready/
                          "schedule": env.float("HEALTH_HEARTBEAT_INTERVAL", default=15.0)},
+    "planning-campaign-tick": {"task": "planning.campaign_tick", "schedule": 2.0, "options": {"expires": 10}},
+    "planning-refresh-segments": {"task": "planning.refresh_due_segments", "schedule": 60.0},
+    "planning-task-reminders": {"task": "planning.send_task_reminders", "schedule": 60.0},
+    "planning-recurring-followups": {"task": "planning.reschedule_recurring_followups", "schedule": 3600.0},
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -286,11 +290,6 @@ if SENTRY_DSN:
                     environment=env("SENTRY_ENVIRONMENT", default="production"),
                     traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0), send_default_pii=False)
 
-# --- Organization tools (issue 4): bulk actions ------------------------------------------------
-BULK_ACTION_CONFIRM_THRESHOLD = env.int("BULK_ACTION_CONFIRM_THRESHOLD", default=10000)
-BULK_ACTION_BATCH_SIZE = env.int("BULK_ACTION_BATCH_SIZE", default=5000)
-BULK_ACTION_MAX_IDS = 100000
-
 # --- Communications (issue 5; docs/communications.md): channels, sending, consent, tracking --------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default=EMAIL_BACKEND)  # noqa: F821 - from EMAIL_URL; or an anymail backend
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)  # seconds; well under the send lease below
@@ -322,3 +321,8 @@ COMMUNICATIONS_DEFAULT_QUIET_HOURS = env.list("COMMUNICATIONS_DEFAULT_QUIET_HOUR
 COMMUNICATIONS_DEFAULT_TIMEZONE = env("COMMUNICATIONS_DEFAULT_TIMEZONE", default="UTC")
 COMMUNICATIONS_ENGAGEMENT_HALF_LIFE_DAYS = env.float("COMMUNICATIONS_ENGAGEMENT_HALF_LIFE_DAYS", default=30.0)
 COMMUNICATIONS_ENGAGEMENT_WEIGHTS = {"opened": 1.0, "clicked": 3.0, "replied": 5.0}
+
+# --- Organization tools (issue 4): bulk actions ------------------------------------------------
+BULK_ACTION_CONFIRM_THRESHOLD = env.int("BULK_ACTION_CONFIRM_THRESHOLD", default=10000)
+BULK_ACTION_BATCH_SIZE = env.int("BULK_ACTION_BATCH_SIZE", default=5000)
+BULK_ACTION_MAX_IDS = 100000

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from communications.models import MessageTemplate
 from contacts.models import Contact
 from contacts_project.ids import uuid7
 
@@ -159,20 +160,27 @@ class Campaign(models.Model):
     status = models.CharField(max_length=30, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     channel = models.CharField(max_length=20, default="email")
     purpose = models.CharField(max_length=50, default="marketing")
-    message_template_id = models.UUIDField(null=True, blank=True)
+    message_template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="campaigns")
     include_lists = models.ManyToManyField(ContactList, blank=True, related_name="+")
     include_segments = models.ManyToManyField(Segment, blank=True, related_name="+")
     exclude_lists = models.ManyToManyField(ContactList, blank=True, related_name="+")
     exclude_segments = models.ManyToManyField(Segment, blank=True, related_name="+")
-    scheduled_at = models.DateTimeField(null=True, blank=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="When to send; with send_in_recipient_timezone its UTC wall-clock "
+                                                  "time is used in each recipient's own time zone.")
     send_in_recipient_timezone = models.BooleanField(default=False)
     throttle_per_minute = models.PositiveIntegerField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.CharField(max_length=255, blank=True, default="")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="campaigns")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "scheduled_at"], name="campaign_status_due"),
+                   models.Index(fields=["created_at", "id"], name="campaign_created_id")]
 
     def __str__(self) -> str:
         return self.name

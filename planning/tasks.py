@@ -71,3 +71,11 @@ def send_task_reminders() -> int:
 @shared_task(name="planning.reschedule_recurring_followups")
 def reschedule_recurring_followups() -> int:
     return services.recurring_followups_reschedule()
+
+
+@shared_task(name="planning.campaign_tick", expires=10)
+def campaign_tick() -> dict:
+    """Beat, every few seconds: start due campaigns, fan out the next batches, finish done ones."""
+    from . import campaigns
+
+    return campaigns.campaign_tick()

@@ -4,7 +4,7 @@ from contacts.api.serializers import ContactSerializer
 from contacts_project.serializers import StrictModelSerializer, StrictSerializer
 
 from ..choices import TaskKind, TaskStatus
-from ..models import ContactList, Segment, SegmentChange, Task
+from ..models import Campaign, CampaignRecipient, ContactList, Segment, SegmentChange, Task
 
 
 class ContactListSerializer(StrictModelSerializer):
@@ -75,3 +75,47 @@ class TaskSerializer(StrictModelSerializer):
 class TaskCompleteSerializer(StrictSerializer):
     outcome = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
     status = serializers.ChoiceField(choices=[TaskStatus.DONE, TaskStatus.CANCELLED], default=TaskStatus.DONE)
+
+
+class IdListField(serializers.ListField):
+    """Ids in, ids out (a related manager is rendered as its primary keys)."""
+
+    child = serializers.UUIDField()
+
+    def to_representation(self, data):
+        if hasattr(data, "values_list"):
+            return [str(pk) for pk in data.values_list("pk", flat=True)]
+        return super().to_representation(data)
+
+
+class CampaignSerializer(StrictModelSerializer):
+    message_template = serializers.UUIDField(source="message_template_id",
+                                             help_text="Id of an active message template of the same channel "
+                                                       "and purpose.")
+    include_lists = IdListField(required=False, help_text="Ids of lists to send to.")
+    include_segments = IdListField(required=False, help_text="Ids of segments to send to.")
+    exclude_lists = IdListField(required=False, help_text="Ids of lists whose members are left out.")
+    exclude_segments = IdListField(required=False, help_text="Ids of segments whose members are left out.")
+    owner = serializers.IntegerField(source="owner_id", read_only=True)
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "status", "status_reason", "channel", "purpose", "message_template",
+                  "include_lists", "include_segments", "exclude_lists", "exclude_segments", "scheduled_at",
+                  "send_in_recipient_timezone", "throttle_per_minute", "started_at", "finished_at", "owner",
+                  "created_at", "updated_at"]
+        read_only_fields = ["id", "status", "status_reason", "started_at", "finished_at", "created_at",
+                            "updated_at"]
+
+
+class CampaignScheduleSerializer(StrictSerializer):
+    scheduled_at = serializers.DateTimeField(required=False, allow_null=True,
+                                             help_text="When to start; empty: at once (or the campaign's time).")
+
+
+class CampaignRecipientSerializer(serializers.ModelSerializer):
+    contact = serializers.UUIDField(source="contact_id")
+
+    class Meta:
+        model = CampaignRecipient
+        fields = ["id", "contact", "status", "skip_reason", "communication_id", "send_at", "updated_at"]

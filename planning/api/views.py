@@ -12,10 +12,13 @@ from contacts_project.errors import InvalidInput, NotFound
 from contacts_project.views import ServiceViewSet
 from organization.selectors import parse_uuid
 
-from .. import segments, selectors, services
-from ..models import ListJob
+from .. import campaigns, segments, selectors, services
+from ..models import Campaign, CampaignRecipient, ListJob
 from .serializers import (
     CallPlanEntrySerializer,
+    CampaignRecipientSerializer,
+    CampaignScheduleSerializer,
+    CampaignSerializer,
     ContactListSerializer,
     MembershipChangeSerializer,
     RankedContactSerializer,
@@ -225,3 +228,69 @@ class TaskViewSet(ServiceViewSet):
         serializer.is_valid(raise_exception=True)
         task = services.task_complete(task_id=pk, actor=request.user, **serializer.validated_data)
         return Response(TaskSerializer(task).data)
+
+
+class CampaignViewSet(ServiceViewSet):
+    """Campaigns: an audience of lists and segments minus exclusions, a message template and a channel."""
+
+    serializer_class = CampaignSerializer
+    queryset = Campaign.objects.select_related("message_template")
+    ordering_fields_map = {"created_at": "created_at", "name": "name"}
+    default_ordering = "-created_at"
+    lookup_kwarg = "campaign_id"
+    create_service = campaigns.campaign_create
+    update_service = campaigns.campaign_update
+    delete_service = campaigns.campaign_delete
+    filterset_fields = {"status": ["exact"], "channel": ["exact"]}
+    action_permissions = {name: "planning.change_campaign" for name in ("schedule", "pause", "resume", "cancel")}
+
+    @extend_schema(request=CampaignScheduleSerializer, responses={200: CampaignSerializer, 404: PROBLEM,
+                                                                   409: PROBLEM},
+                   summary="Schedule (draft → scheduled); a running campaign is 409")
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def schedule(self, request, pk=None):
+        serializer = CampaignScheduleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        campaign = campaigns.campaign_schedule(campaign_id=pk, actor=request.user,
+                                               scheduled_at=serializer.validated_data.get("scheduled_at"))
+        return Response(CampaignSerializer(campaign).data)
+
+    def _transition(self, request, pk, service):
+        return Response(CampaignSerializer(service(campaign_id=pk, actor=request.user)).data)
+
+    @extend_schema(request=None, responses={200: CampaignSerializer, 404: PROBLEM, 409: PROBLEM},
+                   summary="Pause between batches")
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def pause(self, request, pk=None):
+        return self._transition(request, pk, campaigns.campaign_pause)
+
+    @extend_schema(request=None, responses={200: CampaignSerializer, 404: PROBLEM, 409: PROBLEM},
+                   summary="Resume a paused campaign (a cancelled one is 409)")
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def resume(self, request, pk=None):
+        return self._transition(request, pk, campaigns.campaign_resume)
+
+    @extend_schema(request=None, responses={200: CampaignSerializer, 404: PROBLEM, 409: PROBLEM},
+                   summary="Cancel: pending recipients and unsent messages are cancelled")
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cancel(self, request, pk=None):
+        return self._transition(request, pk, campaigns.campaign_cancel)
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: PROBLEM}, summary="Recipients, skipped (with "
+                   "reasons), sent, delivered, opened, clicked, replied, bounced, unsubscribed, failed, rates")
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def stats(self, request, pk=None):
+        return Response(campaigns.campaign_stats(campaign_id=pk))
+
+    @extend_schema(responses={200: CampaignRecipientSerializer(many=True), 404: PROBLEM}, filters=False,
+                   parameters=[OpenApiParameter("status", str)], summary="The per-recipient rows")
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def recipients(self, request, pk=None):
+        campaign = self.get_object()
+        rows = CampaignRecipient.objects.filter(campaign=campaign)
+        if request.query_params.get("status"):
+            rows = rows.filter(status=request.query_params["status"])
+        self.ordering_fields_map = {"id": "id"}
+        self.default_ordering = "id"
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(CampaignRecipientSerializer(page, many=True).data)
