@@ -483,7 +483,7 @@ class _Compiler:
         self._eq_only(token, "has")
         condition = Q()
         for value in self._values(token):
-            name = ALIASES.get(value.lower(), value.lower())
+            name = value.lower() if value.lower() in HAS else ALIASES.get(value.lower(), value.lower())
             if name not in HAS:
                 self._error(token, f"has: takes one of {', '.join(sorted(HAS))}", "invalid_choice")
             condition |= HAS[name]
