@@ -88,6 +88,17 @@ def contact_get(*, contact_id) -> Contact:
     return contact
 
 
+# Higher apps add fields to the contact detail (e.g. planning: the contact's lists) without contacts importing
+# them. Each extension takes the contact id and returns a dict merged into the detail; it runs on cache misses
+# only, and the app that owns the data invalidates the contact's cache when it changes.
+DETAIL_EXTENSIONS: list = []
+
+
+def register_detail_extension(extension) -> None:
+    if extension not in DETAIL_EXTENSIONS:
+        DETAIL_EXTENSIONS.append(extension)
+
+
 def contact_get_details(*, contact_id) -> dict[str, Any]:
     """The RFC's get_contact_details: cache-aside in Redis, built from PostgreSQL on a miss."""
     key = parse_uuid(contact_id)
@@ -96,7 +107,12 @@ def contact_get_details(*, contact_id) -> dict[str, Any]:
 
     def build():
         contact = contact_base().filter(pk=key).first()
-        return contact_to_dict(contact) if contact else None
+        if contact is None:
+            return None
+        data = contact_to_dict(contact)
+        for extension in DETAIL_EXTENSIONS:
+            data.update(extension(contact.pk))
+        return data
 
     data = cache.get_or_build(cache.contact_detail_key(key), build, settings.CONTACT_CACHE_TIMEOUT)
     if data is None:

@@ -98,18 +98,19 @@ def contacts_from_filter(filter_params: Any, *, field: str = "filter"):
     return filterset.qs
 
 
-def _membership_sql(list_id, contacts_sql: str, params: list, add: bool) -> int:
+def _membership_sql(list_id, contacts_sql: str, params: list, add: bool) -> list:
+    """One statement; returns the ids of the contacts whose membership changed."""
     table, contact_table = ListMembership._meta.db_table, Contact._meta.db_table
     with connection.cursor() as cursor:
         if add:
             cursor.execute(
                 f"INSERT INTO {table} (contact_list_id, contact_id, added_at) "
                 f"SELECT %s, c.id, now() FROM {contact_table} c WHERE c.id IN ({contacts_sql}) "
-                f"ON CONFLICT (contact_list_id, contact_id) DO NOTHING", [list_id, *params])
+                f"ON CONFLICT (contact_list_id, contact_id) DO NOTHING RETURNING contact_id", [list_id, *params])
         else:
-            cursor.execute(f"DELETE FROM {table} WHERE contact_list_id = %s AND contact_id IN ({contacts_sql})",
-                           [list_id, *params])
-        return cursor.rowcount
+            cursor.execute(f"DELETE FROM {table} WHERE contact_list_id = %s AND contact_id IN ({contacts_sql}) "
+                           f"RETURNING contact_id", [list_id, *params])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def list_change_members(*, list_id, add: bool, contact_ids: list | None = None, filter_params: dict | None = None,
@@ -144,8 +145,9 @@ def list_change_members(*, list_id, add: bool, contact_ids: list | None = None, 
         contact_list = _locked(ContactList, list_id, "List")
         changed = _membership_sql(contact_list.pk, sql, list(params), add)
         ContactList.objects.filter(pk=contact_list.pk).update(updated_at=timezone.now())
+        invalidate_contacts(changed)  # the contact detail shows its lists
         transaction.on_commit(lambda: _after_membership_change(contact_list.pk))
-    return {"list": str(contact_list.pk), "added" if add else "removed": changed}
+    return {"list": str(contact_list.pk), "added" if add else "removed": len(changed)}
 
 
 def _after_membership_change(list_id) -> None:

@@ -46,6 +46,8 @@ class ContactSerializer(StrictSerializer):
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=200,
                                  help_text="Free tags (stored lower-case).")
     groups = serializers.ListField(child=serializers.UUIDField(), read_only=True, help_text="Ids of its groups.")
+    lists = serializers.ListField(child=serializers.UUIDField(), read_only=True, required=False,
+                                 help_text="Detail only: ids of the static lists the contact is on.")
     template = serializers.UUIDField(required=False, allow_null=True,
                                      help_text="On create: a contact template whose defaults, required fields and "
                                                "custom-field definitions apply.")

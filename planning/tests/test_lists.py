@@ -81,3 +81,12 @@ def test_call_plan_orders_by_priority_with_next_task(api, contact_list):
     plan = api.get(f"/api/v1/lists/{contact_list['id']}/call-plan/").json()["results"]
     assert [p["id"] for p in plan] == [str(first.pk), str(second.pk)]
     assert plan[0]["next_task"] is None and plan[1]["next_task"]["title"] == "Call back"
+
+
+def test_contact_detail_shows_its_lists_and_stays_fresh(api, contact_list, django_capture_on_commit_callbacks):
+    contact = ContactFactory()
+    detail = f"/api/v1/contacts/{contact.pk}/"
+    assert api.get(detail).json()["lists"] == []  # now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"/api/v1/lists/{contact_list['id']}/contacts/", {"contact_ids": [str(contact.pk)]}, format="json")
+    assert api.get(detail).json()["lists"] == [contact_list["id"]]
