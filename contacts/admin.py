@@ -1,20 +1,57 @@
 from django.contrib import admin
-from django.db.models import Count, Value
+from django.db.models import Count, Exists, OuterRef, Value
 from django.db.models.functions import Lower
 
 from contacts_project.admin_tools import FastChangeListMixin
 from organization.admin import _changed
+from organization.admin_trees import CategoryTreeFilter
 from organization.models import ImmutableUnaccent
+from organization.trees import organization_subtree_ids
 
 from . import services
-from .models import Contact, ContactGroup, ContactTemplate
+from .models import Contact, ContactCategory, ContactGroup, ContactTemplate
+from .tags import tag_counts
+
+
+class ContactCategoryTreeFilter(CategoryTreeFilter):
+    def filter_by_categories(self, queryset, category_ids):
+        return queryset.filter(Exists(ContactCategory.objects.filter(category_id__in=category_ids,
+                                                                     contact_id=OuterRef("pk"))))
+
+
+class TagFilter(admin.SimpleListFilter):
+    """The most used tags (from the cached tag counts); filtering rides the GIN index on tags."""
+
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        return [(row["tag"], f"{row['tag']} ({row['count']})") for row in tag_counts(limit=50)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(tags__contains=[self.value()]) if self.value() else queryset
+
+
+class CorporateGroupFilter(admin.SimpleListFilter):
+    """Contacts of an organization and all its descendants (set from a link: ?corporate_group=<id>)."""
+
+    title = "corporate group"
+    parameter_name = "corporate_group"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        return [(value, f"organization {value} and descendants")] if value else []
+
+    def queryset(self, request, queryset):
+        return queryset.filter(organization_id__in=organization_subtree_ids([self.value()])) if self.value() \
+            else queryset
 
 
 @admin.register(Contact)
 class ContactAdmin(FastChangeListMixin, admin.ModelAdmin):
     list_display = ("__str__", "email", "phone", "organization", "type", "status", "priority", "created_at")
     list_select_related = ("organization", "type")
-    list_filter = ("status", "type", "priority")
+    list_filter = ("status", "type", "priority", ContactCategoryTreeFilter, TagFilter, CorporateGroupFilter)
     search_fields = ("search_text",)
     search_help_text = "Name, email or phone; any case, accents ignored."
     autocomplete_fields = ("organization", "reports_to", "owner", "team", "template", "type")

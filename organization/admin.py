@@ -4,7 +4,8 @@ from django.db.models import Count
 from contacts_project.admin_tools import FastChangeListMixin
 
 from . import services
-from .models import Category, ContactType, Organization, Team, TeamMembership
+from .admin_trees import CategoryTreeFilter, TreeOrderMixin
+from .models import Category, ContactType, Organization, SavedView, Team, TeamMembership
 
 
 def _changed(form, obj) -> dict:
@@ -17,11 +18,11 @@ def _changed(form, obj) -> dict:
 
 
 @admin.register(Organization)
-class OrganizationAdmin(FastChangeListMixin, admin.ModelAdmin):
-    list_display = ("name", "domain", "parent", "category", "created_at")
+class OrganizationAdmin(TreeOrderMixin, FastChangeListMixin, admin.ModelAdmin):
+    list_display = ("tree_name", "domain", "parent", "category", "created_at")
     list_select_related = ("parent", "category")
     search_fields = ("name", "domain")
-    list_filter = ("category",)
+    list_filter = (CategoryTreeFilter,)
     autocomplete_fields = ("parent", "category")
     ordering = ("name",)
 
@@ -60,8 +61,8 @@ class ContactTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
-    list_display = ("name", "parent", "created_at")
+class CategoryAdmin(TreeOrderMixin, admin.ModelAdmin):
+    list_display = ("tree_name", "parent", "created_at")
     list_select_related = ("parent",)
     search_fields = ("name",)
     autocomplete_fields = ("parent",)
@@ -75,6 +76,14 @@ class CategoryAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         services.category_delete(category_id=obj.pk, actor=request.user)
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "shared", "q", "updated_at")
+    list_filter = ("shared",)
+    search_fields = ("name", "q")
+    autocomplete_fields = ("owner",)
 
 
 class TeamMembershipInline(admin.TabularInline):
