@@ -163,7 +163,8 @@ class ContactFilter(filters.FilterSet):
         return queryset.filter(tags__contains=[value.strip().lower()])
 
     def filter_email(self, queryset, name, value):
-        return queryset.alias(email_lower=Lower("email")).filter(email_lower=value.strip().lower())
+        # `email <> ''` lets PostgreSQL use the partial unique index on lower(email) instead of a full scan
+        return queryset.alias(email_lower=Lower("email")).filter(email_lower=value.strip().lower()).exclude(email="")
 
     def filter_phone(self, queryset, name, value):
         try:
