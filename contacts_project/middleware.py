@@ -70,3 +70,19 @@ class BodySizeLimitMiddleware:
                                     [{"field": "body", "code": "too_large",
                                       "message": f"At most {limit} bytes."}], limit=limit)
         return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """API responses: nothing to render or frame, nothing for shared caches to keep."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/api/") and not request.path.startswith("/api/v1/docs/"):
+            response.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+            response.setdefault("Cache-Control", "private, no-store")
+        response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        return response

@@ -43,11 +43,13 @@ MIDDLEWARE = [
     "contacts_project.middleware.RequestIdMiddleware",
     "contacts_project.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "contacts_project.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "contacts_project.throttling.AdminLoginThrottleMiddleware",
     "contacts_project.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -140,6 +142,9 @@ CELERY_BEAT_SCHEDULE = {
     "planning-refresh-segments": {"task": "planning.refresh_due_segments", "schedule": 60.0},
     "planning-task-reminders": {"task": "planning.send_task_reminders", "schedule": 60.0},
     "planning-recurring-followups": {"task": "planning.reschedule_recurring_followups", "schedule": 3600.0},
+    "contacts-duplicates-refresh": {"task": "contacts.duplicates_refresh",  # data quality (issue 8)
+                                    "schedule": env.float("DUPLICATES_REFRESH_INTERVAL", default=3600.0)},
+    "contacts-retention-purge": {"task": "contacts.retention_purge", "schedule": 86400.0},
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -201,11 +206,13 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "contacts_project.throttling.UserRateThrottle",
         "contacts_project.throttling.AnonRateThrottle",
+        "contacts_project.throttling.IPRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env("THROTTLE_USER", default="6000/min"),
         "anon": env("THROTTLE_ANON", default="120/min"),
         "token": env("THROTTLE_TOKEN", default="30/min"),
+        "ip": env("THROTTLE_IP", default="30000/min"),
     },
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -242,6 +249,9 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+
+ADMIN_LOGIN_MAX_FAILURES = env.int("ADMIN_LOGIN_MAX_FAILURES", default=10)
+ADMIN_LOGIN_WINDOW = env.int("ADMIN_LOGIN_WINDOW", default=900)  # seconds
 
 # --- Mail -------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://127.0.0.1:25")
@@ -326,3 +336,17 @@ COMMUNICATIONS_ENGAGEMENT_WEIGHTS = {"opened": 1.0, "clicked": 3.0, "replied": 5
 BULK_ACTION_CONFIRM_THRESHOLD = env.int("BULK_ACTION_CONFIRM_THRESHOLD", default=10000)
 BULK_ACTION_BATCH_SIZE = env.int("BULK_ACTION_BATCH_SIZE", default=5000)
 BULK_ACTION_MAX_IDS = 100000
+
+# --- Data quality and privacy (issue 8): duplicates, merges, imports, retention ------------------
+DUPLICATE_NAME_SIMILARITY = env.float("DUPLICATE_NAME_SIMILARITY", default=0.6)  # pg_trgm similarity
+DUPLICATE_MIN_SCORE = env.float("DUPLICATE_MIN_SCORE", default=0.6)  # pairs below are not candidates
+MERGE_UNDO_DAYS = env.int("MERGE_UNDO_DAYS", default=30)
+IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=50000)  # rows per staged, committed chunk
+IMPORT_PREVIEW_ROWS = env.int("IMPORT_PREVIEW_ROWS", default=1000)
+ERASURE_HASH_KEY = env("ERASURE_HASH_KEY", default="")  # key of the erased-identity hashes (SECRET_KEY if empty)
+COMMUNICATION_RETENTION_DAYS = env.int("COMMUNICATION_RETENTION_DAYS", default=730)
+# Content older than `days` is cleared by contacts.retention_purge (contacts under legal hold are kept).
+DATA_RETENTION_RULES = [
+    {"model": "communications.Communication", "contact_field": "contact", "date_field": "created_at",
+     "days": COMMUNICATION_RETENTION_DAYS, "clear": {"content": "", "subject": "", "metadata": {}}},
+]

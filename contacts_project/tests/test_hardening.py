@@ -1,0 +1,59 @@
+import pytest
+from django.core.cache import cache
+
+pytestmark = pytest.mark.django_db
+
+
+def test_user_throttle_is_429_with_retry_after(api, settings):
+    from rest_framework.settings import api_settings
+
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "user": "3/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    from rest_framework import throttling
+
+    throttling.SimpleRateThrottle.THROTTLE_RATES = rates
+    try:
+        statuses = [api.get("/api/v1/contacts/").status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        response = api.get("/api/v1/contacts/")
+        assert int(response["Retry-After"]) > 0
+        assert response["Content-Type"] == "application/problem+json"
+    finally:
+        throttling.SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+
+
+def test_ip_throttle_counts_every_caller_from_an_address(api, anon):
+    from rest_framework import throttling
+    from rest_framework.settings import api_settings
+
+    throttling.SimpleRateThrottle.THROTTLE_RATES = {**api_settings.DEFAULT_THROTTLE_RATES, "ip": "2/min"}
+    try:
+        assert api.get("/api/v1/contacts/").status_code == 200
+        assert api.get("/api/v1/contacts/").status_code == 200
+        assert api.get("/api/v1/contacts/").status_code == 429
+        assert anon.get("/api/v1/contacts/").status_code in (401, 429)  # same address
+    finally:
+        throttling.SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+
+
+def test_admin_login_is_throttled_after_repeated_failures(client, admin_user, settings):
+    settings.ADMIN_LOGIN_MAX_FAILURES = 3
+    for _ in range(3):
+        assert client.post("/admin/login/", {"username": "admin", "password": "wrong"}).status_code == 200
+    blocked = client.post("/admin/login/", {"username": "admin", "password": "pw-admin-123456"})
+    assert blocked.status_code == 429 and int(blocked["Retry-After"]) > 0
+    cache.clear()
+    assert client.post("/admin/login/", {"username": "admin", "password": "pw-admin-123456"}).status_code == 302
+
+
+def test_security_headers(api, client):
+    response = api.get("/api/v1/contacts/")
+    assert response["Content-Security-Policy"].startswith("default-src 'none'")
+    assert response["Cache-Control"] == "private, no-store"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert "Content-Security-Policy" not in client.get("/api/v1/docs/")  # Swagger UI runs its own scripts
+
+
+def test_passwords_are_hashed_with_argon2(admin_user):
+    assert admin_user.password.startswith("argon2")
