@@ -9,7 +9,6 @@ from ..models import (
     CommunicationStatusEvent,
     ContactPreference,
     DeliveryEvent,
-    MessageTemplate,
     Suppression,
 )
 

@@ -3,7 +3,6 @@ setting EMAIL_BACKEND. One connection is reused for a batch."""
 from __future__ import annotations
 
 import smtplib
-import socket
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -73,7 +72,7 @@ class EmailBackend(ChannelBackend):
             if 400 <= exc.smtp_code < 500:
                 raise TransientSendError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
             raise PermanentSendError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self.close()  # the connection is in an unknown state; the next message opens a new one
             raise TransientSendError(f"Mail server error: {exc}") from exc
         except Exception as exc:
@@ -87,4 +86,6 @@ class EmailBackend(ChannelBackend):
             raise
         status = getattr(email, "anymail_status", None)
         provider_id = getattr(status, "message_id", None) if status is not None else None
-        return SendResult(provider_message_id=str(provider_id) if provider_id else email.extra_headers["Message-ID"])
+        if provider_id is None or provider_id == "":
+            provider_id = email.extra_headers["Message-ID"]  # SMTP: our own Message-ID
+        return SendResult(provider_message_id=str(provider_id))

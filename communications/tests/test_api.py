@@ -3,7 +3,9 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from communications.models import Communication, CommunicationStatusEvent, ContactPreference, QuietHours
 from communications.tests.factories import CommunicationFactory, MessageTemplateFactory
