@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_CONTACTS ?= 1000000
+BENCH_ARGS ?=
 
 .PHONY: run test install services stop bench lint migrations-check soak
 
@@ -28,4 +29,4 @@ stop:
 	$(PY) scripts/dev.py stop
 
 bench: $(STAMP)
-	$(PY) scripts/dev.py exec -- $(PY) bench/run.py --contacts $(BENCH_CONTACTS)
+	$(PY) scripts/dev.py exec -- $(PY) bench/run.py --contacts $(BENCH_CONTACTS) $(BENCH_ARGS)

@@ -310,6 +310,18 @@ def markdown(results: list[dict]) -> str:
     return head + "\n".join(rows) + "\n"
 
 
+def summary_of(report: dict) -> str:
+    m, seed, s = report["machine"], report["seed"], report["settings"]
+    return (f"Run `{report['run_id']}`: {report['contacts']:,} contacts; {m.get('cpus')} CPUs ({m.get('cpu')}), "
+            f"{m.get('memory_gb')} GB, PostgreSQL {m.get('postgres')}, Redis {m.get('redis')}; gunicorn "
+            f"{s['web_workers']}×{s['threads']}; {s['duration']} s per scenario after {s['warmup']} s warm-up, "
+            f"mixed load {s['mixed_seconds']} s; load average at start {' '.join(m.get('loadavg_start') or [])}, "
+            f"at end {' '.join(m.get('loadavg_end') or [])}.\n"
+            f"Seeding: {seed['total_rows']:,} rows by COPY in {seed['copy_seconds']} s "
+            f"({seed['rows_per_second']:,} rows/s, contacts {seed['contacts_per_second']:,}/s), indexes "
+            f"{seed['index_seconds']} s, VACUUM ANALYZE {seed['vacuum_analyze_seconds']} s.\n")
+
+
 def update_doc(table: str, summary: str) -> None:
     start, end = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
     text = DOC.read_text() if DOC.exists() else f"# Performance\n\n{start}\n{end}\n"
@@ -435,14 +447,7 @@ def main() -> int:
     out = RESULTS / f"{run_id}.json"
     out.write_text(json.dumps(report, indent=2, default=str))
     table = markdown(results)
-    seed = report["seed"]
-    m = report["machine"]
-    summary = (f"Run `{run_id}`: {args.contacts:,} contacts; {m.get('cpus')} CPUs ({m.get('cpu')}), "
-               f"{m.get('memory_gb')} GB, PostgreSQL {m.get('postgres')}, Redis {m.get('redis')}; gunicorn "
-               f"{args.web_workers}×{args.threads}; load average at start {' '.join(m.get('loadavg_start') or [])}.\n"
-               f"Seeding: {seed['total_rows']:,} rows by COPY in {seed['copy_seconds']} s "
-               f"({seed['rows_per_second']:,} rows/s, contacts {seed['contacts_per_second']:,}/s), indexes "
-               f"{seed['index_seconds']} s, VACUUM ANALYZE {seed['vacuum_analyze_seconds']} s.\n")
+    summary = summary_of(report)
     print()
     print(summary)
     print(table)

@@ -192,12 +192,13 @@ def seed(dsn: str, n_contacts: int, log=print) -> dict:
                 cid = uuid7_text(int(created.timestamp() * 1000), i)
                 contact_ids[i] = cid
                 first, last = FIRST[(i * 7919) % nf], LAST[(i * 104729) % nl]
-                status = STATUSES[(i * 31) % len(STATUSES)]
+                r = (i * 2654435761 + 12345) & 0xFFFFFFFF  # independent attributes from different bits
+                status = STATUSES[(r >> 3) % len(STATUSES)]
                 yield (cid, first.title(), last.title(), f"{first}.{last}.{i}@example{i % 50}.com",
                        f"+1{2000000000 + i}", None if i % 10 == 0 else org_ids[(i * 31) % no],
                        None if i % 10 == 9 else TYPES[i % len(TYPES)][0], status, ts(created),
                        ts(created + timedelta(hours=i % 48)), JOBS[i % len(JOBS)],
-                       None if i % 5 == 0 else owner_ids[i % nown], "", "", "1", "{}",
+                       None if (r >> 11) % 5 == 0 else owner_ids[(r >> 17) % nown], "", "", "1", "{}",
                        "{vip}" if i % 20 == 0 else "{}", ts(created) if status != "new" else None, "0")
 
         started = time.perf_counter()
