@@ -176,7 +176,7 @@ class GroupViewSet(ServiceViewSet):
     filterset_fields = {"organization": ["exact"]}
     action_permissions = {"members": "contacts.change_contactgroup"}
 
-    @extend_schema(methods=["GET"], responses={200: _page(ContactSerializer), 404: PROBLEM},
+    @extend_schema(methods=["GET"], responses={200: ContactSerializer(many=True), 404: PROBLEM},
                    summary="The group's contacts", filters=False)
     @extend_schema(methods=["POST", "DELETE"], request=GroupMembersSerializer,
                    responses={200: inline_serializer("MembershipChange", {"added": serializers.IntegerField(),
@@ -216,7 +216,7 @@ class OrganizationGroupsView(generics.ListAPIView):
             raise NotFound("Organization not found.")
         return selectors.organization_groups(organization_id=key)
 
-    @extend_schema(responses={200: _page(GroupSerializer), 404: PROBLEM}, summary="An organization's groups")
+    @extend_schema(responses={200: GroupSerializer(many=True), 404: PROBLEM}, summary="An organization's groups")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
