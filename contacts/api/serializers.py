@@ -12,7 +12,7 @@ from ..models import ContactGroup, ContactTemplate
 
 
 class ContactSerializer(StrictSerializer):
-    id = serializers.UUIDField(read_only=True)
+    id = serializers.UUIDField(read_only=True, help_text="Time-ordered UUID (v7) given by the server.")
     first_name = serializers.CharField(max_length=100, required=False, allow_blank=True,
                                        help_text="Given name. A contact needs a first or a last name.")
     last_name = serializers.CharField(max_length=100, required=False, allow_blank=True, help_text="Family name.")
@@ -28,7 +28,7 @@ class ContactSerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=ContactStatus.choices, required=False,
                                      help_text="Lifecycle status; changes follow the lifecycle table "
                                                "(see POST /contacts/{id}/status/).")
-    job_title = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    job_title = serializers.CharField(max_length=150, required=False, allow_blank=True, help_text="Job title.")
     owner = serializers.IntegerField(required=False, allow_null=True, help_text="User id of the owner.")
     team = serializers.UUIDField(required=False, allow_null=True, help_text="Team id.")
     timezone = serializers.CharField(max_length=64, required=False, allow_blank=True,
@@ -51,18 +51,22 @@ class ContactSerializer(StrictSerializer):
     template = serializers.UUIDField(required=False, allow_null=True,
                                      help_text="On create: a contact template whose defaults, required fields and "
                                                "custom-field definitions apply.")
-    status_changed_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    last_contacted_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    last_engaged_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    engagement_score = serializers.FloatField(read_only=True)
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
+    status_changed_at = serializers.DateTimeField(read_only=True, allow_null=True,
+                                                  help_text="When the status last changed.")
+    last_contacted_at = serializers.DateTimeField(read_only=True, allow_null=True,
+                                                  help_text="When a communication was last sent to the contact.")
+    last_engaged_at = serializers.DateTimeField(read_only=True, allow_null=True,
+                                                help_text="When the contact last opened, clicked or replied.")
+    engagement_score = serializers.FloatField(read_only=True, help_text="Engagement score from delivery events.")
+    created_at = serializers.DateTimeField(read_only=True, help_text="When the contact was created.")
+    updated_at = serializers.DateTimeField(read_only=True, help_text="When the contact was last changed.")
 
 
 class ContactUpdateSerializer(ContactSerializer):
     """Like ContactSerializer, without `template` (a template applies at creation)."""
 
-    template = serializers.UUIDField(read_only=True, allow_null=True)
+    template = serializers.UUIDField(read_only=True, allow_null=True,
+                                     help_text="The template the contact was created from (set at creation only).")
 
 
 class ContactBulkSerializer(StrictSerializer):
