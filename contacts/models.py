@@ -217,3 +217,7 @@ class OrganizationContactCount(models.Model):
     organization = models.OneToOneField(Organization, primary_key=True, on_delete=models.CASCADE,
                                         related_name="contact_count")
     contacts = models.BigIntegerField(default=0)
+
+
+# Data quality and privacy tables (issue 8) live in their own module.
+from .data_models import *  # noqa: E402,F401,F403
