@@ -20,6 +20,7 @@ from contacts.validation import Errors, check_timezone
 from contacts_project import cache
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, InvalidInput, NotFound
+from contacts_project.events import emit
 from organization.selectors import parse_uuid
 
 from . import rendering
@@ -118,6 +119,10 @@ def record_status_events(rows: list[tuple], *, source: str, actor=None, at: dt.d
                                  at=at)
         for cid, old, new, reason in rows
     ])
+    for cid, old, new, reason in rows:  # webhooks (issue 9); the dispatcher's internal steps are not news
+        if old and new not in ("queued", "sending"):
+            emit("communication.status_changed", {"id": str(cid), "from": old, "to": new, "reason": reason or "",
+                                                  "source": source})
 
 
 def _template(template_id, channel: str, errors: Errors) -> MessageTemplate | None:
@@ -224,6 +229,8 @@ def communication_create(*, data: dict[str, Any], actor=None) -> Communication:
             to_address=recipient_address(channel, contact) if logged else "",
             created_by=actor if getattr(actor, "is_authenticated", False) else None, **values)
         record_status_events([(comm.pk, "", comm.status, "created")], source=StatusSource.API, actor=actor, at=now)
+        emit("communication.created", {"id": str(comm.pk), "contact": str(comm.contact_id), "channel": comm.type,
+                                       "direction": comm.direction, "status": comm.status})
         if logged and direction == Direction.OUTBOUND and comm.status != S.CANCELLED:
             _touch_contacted([contact.pk], comm.sent_at)
         if direction == Direction.INBOUND:

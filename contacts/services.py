@@ -19,6 +19,7 @@ from django.utils import timezone
 from contacts_project import cache
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, FieldError, InvalidInput, NotFound
+from contacts_project.events import emit
 from organization.models import Category, ContactType, Organization, Team
 from organization.selectors import parse_uuid, would_create_cycle
 
@@ -280,6 +281,15 @@ def invalidate_contacts(contact_ids: Iterable) -> None:
     cache.invalidate_on_commit(*(cache.contact_detail_key(cid) for cid in contact_ids))
 
 
+def contact_event_data(contact: Contact, **extra) -> dict[str, Any]:
+    """What webhooks say about a contact (issue 9): the fields a subscription can filter on."""
+    return {"id": str(contact.pk), "first_name": contact.first_name, "last_name": contact.last_name,
+            "email": contact.email, "phone": contact.phone, "status": contact.status, "type": contact.type_id,
+            "organization": str(contact.organization_id) if contact.organization_id else None,
+            "team": str(contact.team_id) if contact.team_id else None, "owner": contact.owner_id,
+            "tags": list(contact.tags or []), **extra}
+
+
 # --------------------------------------------------------------------------- contacts
 def contact_create(*, data: dict[str, Any], actor=None, template_id=None) -> Contact:
     """Create one contact; `template_id` applies a template's defaults, required and custom fields."""
@@ -298,6 +308,7 @@ def contact_create(*, data: dict[str, Any], actor=None, template_id=None) -> Con
         with audited(actor, "contact.create", template=str(template.pk) if template else None):
             contact.save(force_insert=True)
             _set_categories([contact.pk], categories, replace=False)
+            emit("contact.created", contact_event_data(contact))
         return contact
 
     return _save_unique(write)
@@ -355,6 +366,8 @@ def contact_bulk_create(*, rows: list[dict[str, Any]], actor=None) -> list[Conta
             links = [ContactCategory(contact_id=c.pk, category_id=cat)
                      for c, cats in zip(contacts, category_sets) for cat in (cats or [])]
             ContactCategory.objects.bulk_create(links, ignore_conflicts=True)
+            for created in contacts:
+                emit("contact.created", contact_event_data(created))
         return contacts
 
     return _save_unique(write)
@@ -411,6 +424,7 @@ def contact_update(*, contact_id, data: dict[str, Any], actor=None, replace: boo
             with audited(actor, "contact.replace" if replace else "contact.update"):
                 if changed:
                     contact.save(update_fields=[*changed, "updated_at"])
+                    emit("contact.updated", contact_event_data(contact, changed=sorted(changed)))
                 _set_categories([contact.pk], categories, replace=True)
             return contact
 
@@ -436,6 +450,8 @@ def contact_update_status(*, contact_id, status: str, reason: str = "", actor=No
             contact.status = status
             contact.status_changed_at = timezone.now()
             contact.save(update_fields=["status", "status_changed_at", "updated_at"])
+            emit("contact.updated", contact_event_data(contact, changed=["status"], status_from=previous,
+                                                       reason=reason))
         invalidate_contacts([contact.pk])
     return contact
 
@@ -445,7 +461,9 @@ def contact_delete(*, contact_id, actor=None) -> None:
         contact = _locked_contact(contact_id)
         with audited(actor, "contact.delete"):
             Contact.objects.filter(reports_to=contact).update(reports_to=None)
+            data = contact_event_data(contact)
             contact.delete()
+            emit("contact.deleted", data)
         invalidate_contacts([contact_id])
 
 

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "contacts",
     "communications",
     "planning",
+    "collaboration",  # issue 9: above planning (teams, notes, files, notifications, webhooks)
 ]
 
 MIDDLEWARE = [
@@ -185,7 +186,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 20000
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "collaboration.auth.ApiTokenAuthentication",  # named tokens (ctk_…) and the login token
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["contacts_project.permissions.IsAuthenticatedWithModelPermissions"],
@@ -350,3 +351,34 @@ DATA_RETENTION_RULES = [
     {"model": "communications.Communication", "contact_field": "contact", "date_field": "created_at",
      "days": COMMUNICATION_RETENTION_DAYS, "clear": {"content": "", "subject": "", "metadata": {}}},
 ]
+
+# --- Collaboration (issue 9; docs/collaboration.md): roles, notes, files, notifications, webhooks -----
+NOTE_MAX_LENGTH = 20000
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=25 * 1024 * 1024)
+ATTACHMENT_ALLOWED_TYPES = env.list("ATTACHMENT_ALLOWED_TYPES", default=[
+    "application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain", "text/csv",
+    "text/vcard", "text/calendar", "application/json", "application/zip",
+    "application/msword", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-powerpoint", "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+    "message/rfc822"])
+ATTACHMENT_URL_MAX_AGE = env.int("ATTACHMENT_URL_MAX_AGE", default=300)  # seconds a signed download link works
+UPLOAD_BODY_PATHS = (*UPLOAD_BODY_PATHS, "/api/v1/attachments/")
+# S3-compatible storage for attachments: set ATTACHMENT_STORAGE_BACKEND=storages.backends.s3.S3Storage (with
+# django-storages installed and AWS_* settings); the default keeps files under MEDIA_ROOT.
+if env("ATTACHMENT_STORAGE_BACKEND", default=""):
+    STORAGES["default"] = {"BACKEND": env("ATTACHMENT_STORAGE_BACKEND"),
+                           "OPTIONS": env.json("ATTACHMENT_STORAGE_OPTIONS", default={})}
+WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)  # loopback/private targets
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)  # 30 s, 1 min, 2 min …
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600.0)
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=5)  # failed deliveries in a row
+WEBHOOK_SENDING_LEASE_SECONDS = 120
+NOTIFICATION_DIGEST_HOURS = 24
+CELERY_BEAT_SCHEDULE.update({
+    "collaboration-sweep-webhooks": {"task": "collaboration.sweep_webhooks", "schedule": 60.0},
+    "collaboration-send-digests": {"task": "collaboration.send_digests", "schedule": 3600.0},  # each user daily
+})

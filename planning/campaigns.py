@@ -27,6 +27,7 @@ from contacts.models import Contact
 from contacts.validation import Errors
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, NotFound
+from contacts_project.events import emit
 from contacts_project.ids import uuid7
 from organization.selectors import parse_uuid
 
@@ -263,6 +264,7 @@ def _start_due(now: dt.datetime) -> list:
                 continue  # another tick took it
             campaign = Campaign.objects.get(pk=campaign_id)
             _materialize(campaign)
+            _campaign_event("campaign.started", campaign)
             started.append(campaign_id)
     return started
 
@@ -316,6 +318,12 @@ def _fan_out(campaign_id, now: dt.datetime) -> int:
         return len(messages)
 
 
+def _campaign_event(event: str, campaign: Campaign) -> None:
+    """Webhooks and the owner's notification (issue 9), after commit."""
+    emit(event, {"id": str(campaign.pk), "name": campaign.name, "status": campaign.status,
+                 "status_reason": campaign.status_reason, "owner": campaign.owner_id, "channel": campaign.channel})
+
+
 def _finish_if_done(campaign_id, now: dt.datetime) -> str | None:
     """running → completed (or completed_with_failures) once nothing is pending or before sending."""
     with transaction.atomic():
@@ -333,6 +341,7 @@ def _finish_if_done(campaign_id, now: dt.datetime) -> str | None:
         campaign.finished_at = now
         with audited(None, "campaign.finish"):
             campaign.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
+        _campaign_event("campaign.failed" if failures else "campaign.finished", campaign)
         return campaign.status
 
 
@@ -400,6 +409,7 @@ def campaign_cancel(*, campaign_id, actor=None) -> Campaign:
             status=RecipientStatus.CANCELLED, updated_at=now)
         campaign.status, campaign.finished_at = S.CANCELLED, now
         campaign.save(update_fields=["status", "finished_at", "updated_at"])
+        _campaign_event("campaign.cancelled", campaign)
     return campaign
 
 

@@ -1,0 +1,34 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_migrate
+
+
+class CollaborationConfig(AppConfig):
+    name = "collaboration"
+    verbose_name = "Collaboration"
+
+    def ready(self):
+        from contacts_project import events
+        from planning import services as planning_services
+
+        from . import services
+        from .models import Attachment
+
+        events.subscribe(services.on_event)
+        if services.on_task_event not in planning_services.NOTIFIERS:
+            planning_services.NOTIFIERS.append(services.on_task_event)
+        # Files are not rows: when an attachment row goes (directly or by cascade from its contact,
+        # organization or note), its stored file is deleted after the transaction commits.
+        post_delete.connect(_delete_file, sender=Attachment, dispatch_uid="collaboration.attachment_file")
+        post_migrate.connect(_setup_roles, sender=self, dispatch_uid="collaboration.setup_roles")
+
+
+def _delete_file(sender, instance, **kwargs):
+    from .services import delete_stored_file_on_commit
+
+    delete_stored_file_on_commit(instance.file.storage, instance.file.name)
+
+
+def _setup_roles(sender, using="default", verbosity=1, **kwargs):
+    from .roles import setup_roles
+
+    setup_roles()
