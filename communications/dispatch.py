@@ -27,7 +27,7 @@ from . import rendering, services, tracking
 from .channels import ChannelBackend, Handover, OutboundMessage, PermanentSendError, TransientSendError, get_backend
 from .choices import Channel, CommunicationStatus, Purpose, StatusSource
 from .models import Communication
-from .policy import PolicyCache, decide
+from .policy import PolicyCache, decide, policy_columns
 
 logger = logging.getLogger(__name__)
 S = CommunicationStatus
@@ -129,8 +129,10 @@ def dispatch_due(*, max_batches: int | None = None) -> dict:
 
 
 # --------------------------------------------------------------------------- sending
-def _claim(comm_id, now: dt.datetime) -> bool:
-    """queued -> sending with a conditional UPDATE and its timeline row, in one statement."""
+def _claim(comm: Communication, now: dt.datetime, address: str, caps: PolicyCache) -> tuple | None:
+    """queued -> sending with a conditional UPDATE and its timeline row, and the send-time policy data,
+    in one statement. None when another task has the message."""
+    columns, params = policy_columns(comm, comm.contact, address, now, caps.caps.get((comm.type, comm.purpose)))
     with connection.cursor() as cursor:
         cursor.execute(f"""
             WITH claimed AS (
@@ -141,21 +143,32 @@ def _claim(comm_id, now: dt.datetime) -> bool:
                 INSERT INTO {EVENTS} (communication_id, from_status, to_status, reason, source, at)
                 SELECT id, 'queued', 'sending', '', 'send', %s FROM claimed
             )
-            SELECT count(*) FROM claimed""", [now, now, now, comm_id, now])
-        return cursor.fetchone()[0] == 1
+            SELECT (SELECT count(*) FROM claimed), {columns}""", [now, now, now, comm.pk, now, *params])
+        row = cursor.fetchone()
+    return row[1:] if row[0] == 1 else None
 
 
 def _finish(comm: Communication, status: str, reason: str, **fields) -> bool:
-    """sending -> status, only while we still hold the lease (a recovery may have settled it)."""
+    """sending -> status with its timeline row in one statement, only while we still hold the lease
+    (a recovery may have settled the row meanwhile)."""
     now = timezone.now()
-    changed = Communication.objects.filter(pk=comm.pk, status=S.SENDING,
-                                           sending_started_at=comm.sending_started_at).update(
-        status=status, status_reason=reason[:255], status_changed_at=now, updated_at=now, **fields)
-    if changed:
-        services.record_status_events([(comm.pk, S.SENDING, status, reason)], source=StatusSource.SEND, at=now)
-    else:
+    values = {"status": status, "status_reason": reason[:255], "status_changed_at": now, "updated_at": now, **fields}
+    assignments = ", ".join(f'"{column}" = %s' for column in values)
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH done AS (
+                UPDATE {TABLE} SET {assignments}
+                WHERE id = %s AND status = 'sending' AND sending_started_at = %s RETURNING id
+            ), logged AS (
+                INSERT INTO {EVENTS} (communication_id, from_status, to_status, reason, source, at)
+                SELECT id, 'sending', %s, %s, 'send', %s FROM done
+            )
+            SELECT count(*) FROM done""",
+                       [*values.values(), comm.pk, comm.sending_started_at, status, reason[:255], now])
+        changed = cursor.fetchone()[0] == 1
+    if not changed:
         logger.warning("lost the send lease", extra={"communication": str(comm.pk), "status": status})
-    return bool(changed)
+    return changed
 
 
 def _backoff(attempt: int) -> dt.timedelta:
@@ -164,11 +177,13 @@ def _backoff(attempt: int) -> dt.timedelta:
     return dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))
 
 
-def build_message(comm: Communication, address: str) -> tuple[OutboundMessage, rendering.Rendered]:
+def build_message(comm: Communication, address: str, custom_fields: set[str] | None = None
+                  ) -> tuple[OutboundMessage, rendering.Rendered]:
     contact = comm.contact
     unsubscribe = tracking.unsubscribe_url(comm.pk) if comm.type == Channel.EMAIL else ""
     if comm.template_id:
-        rendered = services.render_for(template=comm.template, contact=contact, unsubscribe_url=unsubscribe)
+        rendered = services.render_for(template=comm.template, contact=contact, unsubscribe_url=unsubscribe,
+                                       custom_fields=custom_fields)
     else:
         rendered = rendering.Rendered(subject=comm.subject, text=comm.content, html=comm.html_content)
     headers: dict[str, str] = {"X-Communication-ID": str(comm.pk)}
@@ -184,19 +199,18 @@ def build_message(comm: Communication, address: str) -> tuple[OutboundMessage, r
     return message, rendered
 
 
-def send_one(comm_id, backends: dict[str, ChannelBackend], caps: PolicyCache) -> str:
-    """Send one queued message; returns the outcome (skipped, sent, cancelled, deferred, retry, failed)."""
+def send_one(comm: Communication, backends: dict[str, ChannelBackend], caps: PolicyCache) -> str:
+    """Send one message loaded while `queued`; returns the outcome (skipped, sent, cancelled, deferred,
+    retry, failed). The conditional claim decides whether this task sends it at all."""
     now = timezone.now()
-    if not _claim(comm_id, now):
-        return "skipped"
-    comm = (Communication.objects.select_related("contact", "contact__organization", "template")
-            .filter(pk=comm_id).first())
-    if comm is None:  # pragma: no cover - deleted between claim and load
-        return "skipped"
     channel = comm.type
+    address = services.recipient_address(channel, comm.contact)
+    policy = _claim(comm, now, address, caps)
+    if policy is None:
+        return "skipped"
+    comm.sending_started_at, comm.attempts = now, comm.attempts + 1
     try:
-        address = services.recipient_address(channel, comm.contact)
-        decision = decide(comm, comm.contact, address, now, caps)
+        decision = decide(comm, comm.contact, address, now, caps, row=policy)
         if decision.action == "cancel":
             _finish(comm, S.CANCELLED, decision.reason)
             MESSAGES_SENT.labels(channel, "cancelled").inc()
@@ -205,7 +219,7 @@ def send_one(comm_id, backends: dict[str, ChannelBackend], caps: PolicyCache) ->
             _finish(comm, S.SCHEDULED, decision.reason, scheduled_at=decision.until, attempts=comm.attempts - 1)
             MESSAGES_SENT.labels(channel, "deferred").inc()
             return "deferred"
-        message, rendered = build_message(comm, address)
+        message, rendered = build_message(comm, address, caps.custom_fields if comm.template_id else None)
         backend = backends.get(channel) or backends.setdefault(channel, get_backend(channel))
         result = backend.send(message)
     except TransientSendError as exc:
@@ -239,9 +253,15 @@ def send_messages(ids: list) -> dict:
     caps = PolicyCache()
     backends: dict[str, ChannelBackend] = {}
     outcomes: dict[str, int] = {}
+    # one query loads the batch; rows not queued any more are skipped without a claim attempt. While
+    # queued a message's content cannot change (edits need draft or scheduled), so loading early is safe.
+    loaded = {str(c.pk): c for c in Communication.objects.select_related("contact", "contact__organization",
+                                                                         "template")
+              .filter(pk__in=ids, status=S.QUEUED)}
     try:
         for comm_id in ids:
-            outcome = send_one(comm_id, backends, caps)
+            comm = loaded.get(str(comm_id))
+            outcome = send_one(comm, backends, caps) if comm is not None else "skipped"
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     finally:
         for backend in backends.values():

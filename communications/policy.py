@@ -11,6 +11,7 @@ import hashlib
 import zoneinfo
 
 from django.conf import settings
+from django.db import connection
 
 from .choices import Channel, ConsentStatus, Purpose, SuppressionReason
 from .models import ContactPreference, FrequencyCap, QuietHours, Suppression
@@ -81,44 +82,74 @@ class PolicyCache:
 
     def __init__(self):
         self.caps = {(c.channel, c.purpose): c for c in FrequencyCap.objects.all()}
+        self._custom_fields: set[str] | None = None
+
+    @property
+    def custom_fields(self) -> set[str]:
+        """Custom-field keys for merge fields, loaded once per batch and only when a template needs them."""
+        if self._custom_fields is None:
+            from .rendering import known_custom_fields
+
+            self._custom_fields = known_custom_fields()
+        return self._custom_fields
 
 
-def decide(communication, contact, address: str, now: dt.datetime, caps: PolicyCache) -> Decision:
-    """What to do with a claimed message right now. A few indexed lookups, no writes."""
+def policy_columns(communication, contact, address: str, now: dt.datetime, cap) -> tuple[str, list]:
+    """SQL select-list (and its parameters) giving the suppression reason, consent status, quiet hours
+    and the recent-send count, so the send task reads them in the same round trip as its claim."""
+    channel, purpose = communication.type, communication.purpose or "transactional"
+    quiet = QuietHours._meta.db_table
+    since = now - dt.timedelta(hours=cap.period_hours) if cap is not None else None
+    sql = f"""(SELECT reason FROM {Suppression._meta.db_table} WHERE channel = %s AND address_hash = %s LIMIT 1),
+        (SELECT status FROM {ContactPreference._meta.db_table}
+          WHERE contact_id = %s AND channel = %s AND purpose = %s),
+        (SELECT start FROM {quiet} WHERE contact_id = %s),
+        (SELECT "end" FROM {quiet} WHERE contact_id = %s),
+        (SELECT timezone FROM {quiet} WHERE contact_id = %s),
+        CASE WHEN %s THEN (SELECT count(*) FROM {type(communication)._meta.db_table}
+          WHERE contact_id = %s AND type = %s AND purpose = %s AND sent_at >= %s) ELSE 0 END"""
+    params = [channel, address_hash(channel, address), contact.pk, channel, purpose, contact.pk, contact.pk,
+              contact.pk, cap is not None, contact.pk, channel, purpose, since]
+    return sql, params
+
+
+def policy_row(communication, contact, address: str, now: dt.datetime, cap) -> tuple:
+    sql, params = policy_columns(communication, contact, address, now, cap)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql}", params)
+        return cursor.fetchone()
+
+
+def decide(communication, contact, address: str, now: dt.datetime, caps: PolicyCache,
+           row: tuple | None = None) -> Decision:
+    """What to do with a claimed message right now. `row` is `policy_row`'s result when the caller
+    already read it (the send task does, together with its claim); otherwise one query, no writes."""
     channel, purpose = communication.type, communication.purpose or "transactional"
     if not address:
         missing = "email address" if channel == Channel.EMAIL else "phone number"
         return Decision("cancel", f"The contact has no {missing}.")
-    suppression = (Suppression.objects.filter(channel=channel, address_hash=address_hash(channel, address))
-                   .values_list("reason", flat=True).first())
+    cap = caps.caps.get((channel, purpose))
+    if row is None:
+        row = policy_row(communication, contact, address, now, cap)
+    suppression, consent, quiet_start, quiet_end, quiet_zone, recent = row
     # an unsubscribe blocks everything but transactional mail; bounces, complaints and manual entries block all
     if suppression is not None and not (suppression == SuppressionReason.UNSUBSCRIBE
                                         and purpose == Purpose.TRANSACTIONAL):
         return Decision("cancel", f"Suppressed: {suppression}.")
-    consent = (ContactPreference.objects.filter(contact_id=contact.pk, channel=channel, purpose=purpose)
-               .values_list("status", flat=True).first())
     if consent == ConsentStatus.OPTED_OUT:
         return Decision("cancel", f"The contact opted out of {purpose} {channel}.")
     if consent is None and opt_in_required(purpose):
         return Decision("cancel", f"No opt-in for {purpose} {channel}.")
     if not quiet_hours_exempt(purpose):
-        quiet = QuietHours.objects.filter(contact_id=contact.pk).first()
-        start = end = None
-        zone = contact.timezone
-        if quiet is not None:
-            start, end, zone = quiet.start, quiet.end, quiet.timezone or contact.timezone
-        elif settings.COMMUNICATIONS_DEFAULT_QUIET_HOURS:
+        start, end, zone = quiet_start, quiet_end, (quiet_zone or contact.timezone)
+        if start is None and settings.COMMUNICATIONS_DEFAULT_QUIET_HOURS:
             start, end = (parse_clock(v) for v in settings.COMMUNICATIONS_DEFAULT_QUIET_HOURS)
+            zone = contact.timezone
         if start is not None:
             until = quiet_until(now, start=start, end=end, zone=zone)
             if until is not None:
                 return Decision("defer", "Quiet hours in the recipient's time zone.", until)
-    cap = caps.caps.get((channel, purpose))
-    if cap is not None:
-        since = now - dt.timedelta(hours=cap.period_hours)
-        recent = type(communication).objects.filter(
-            contact_id=contact.pk, type=channel, purpose=purpose, sent_at__gte=since).count()
-        if recent >= cap.max_messages:
-            return Decision("cancel", f"Frequency cap: {cap.max_messages} {purpose} {channel} per "
-                                      f"{cap.period_hours} h reached.")
+    if cap is not None and recent >= cap.max_messages:
+        return Decision("cancel", f"Frequency cap: {cap.max_messages} {purpose} {channel} per "
+                                  f"{cap.period_hours} h reached.")
     return Decision("send")

@@ -141,9 +141,11 @@ def _template(template_id, channel: str, errors: Errors) -> MessageTemplate | No
     return None
 
 
-def render_for(*, template: MessageTemplate, contact: Contact, unsubscribe_url: str = "") -> rendering.Rendered:
-    context = rendering.merge_context(contact, custom_fields=rendering.known_custom_fields(),
-                                      unsubscribe_url=unsubscribe_url)
+def render_for(*, template: MessageTemplate, contact: Contact, unsubscribe_url: str = "",
+               custom_fields: set[str] | None = None) -> rendering.Rendered:
+    if custom_fields is None:
+        custom_fields = rendering.known_custom_fields()
+    context = rendering.merge_context(contact, custom_fields=custom_fields, unsubscribe_url=unsubscribe_url)
     return rendering.render(subject=template.subject, text=template.text_body, html=template.html_body,
                             context=context)
 

@@ -112,7 +112,7 @@ class ContactGroupAdmin(FastChangeListMixin, admin.ModelAdmin):
 
 
 @admin.register(ContactTemplate)
-class ContactTemplateAdmin(admin.ModelAdmin):
+class ContactTemplateAdmin(FastChangeListMixin, admin.ModelAdmin):
     list_display = ("name", "contact_type", "created_at")
     list_select_related = ("contact_type",)
     search_fields = ("name",)
