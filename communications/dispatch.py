@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from contacts_project.events import emit
 from contacts_project.metrics import MESSAGES as MESSAGES_SENT
 
 from . import rendering, services, tracking
@@ -166,7 +167,10 @@ def _finish(comm: Communication, status: str, reason: str, **fields) -> bool:
             SELECT count(*) FROM done""",
                        [*values.values(), comm.pk, comm.sending_started_at, status, reason[:255], now])
         changed = cursor.fetchone()[0] == 1
-    if not changed:
+    if changed:  # webhooks (issue 9) hear about the outcome, as from services.record_status_events
+        emit("communication.status_changed", {"id": str(comm.pk), "from": S.SENDING, "to": status,
+                                              "reason": reason[:255], "source": StatusSource.SEND})
+    else:
         logger.warning("lost the send lease", extra={"communication": str(comm.pk), "status": status})
     return changed
 
