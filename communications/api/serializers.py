@@ -149,7 +149,7 @@ class PreferencesUpdateSerializer(StrictSerializer):
                                        help_text="Null removes them; absent leaves them unchanged.")
 
 
-class PreferenceSerializer(serializers.ModelSerializer):
+class ConsentPreferenceSerializer(serializers.ModelSerializer):
     class Meta:
         model = ContactPreference
         fields = ["channel", "purpose", "status", "source", "wording", "ip_address", "api_client", "recorded_at"]

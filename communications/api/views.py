@@ -15,10 +15,10 @@ from .serializers import (
     CommunicationSerializer,
     CommunicationStatusSerializer,
     CommunicationUpdateSerializer,
+    ConsentPreferenceSerializer,
     DeliveryEventSerializer,
     MessageTemplatePartialSerializer,
     MessageTemplateSerializer,
-    PreferenceSerializer,
     PreferencesUpdateSerializer,
     PreviewRequestSerializer,
     PreviewSerializer,
@@ -115,7 +115,7 @@ class ContactCommunicationsView(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 PREFERENCES_RESPONSE = inline_serializer("ContactPreferences", {
     "contact": serializers.UUIDField(),
-    "preferences": PreferenceSerializer(many=True),
+    "preferences": ConsentPreferenceSerializer(many=True),
     "quiet_hours": inline_serializer("QuietHoursOut", {"start": serializers.CharField(),
                                                        "end": serializers.CharField(),
                                                        "timezone": serializers.CharField()}, allow_null=True),
@@ -128,7 +128,7 @@ PREFERENCES_RESPONSE = inline_serializer("ContactPreferences", {
 
 def _preferences_body(contact_id) -> dict:
     data = selectors.contact_preferences(contact_id=contact_id)
-    data["preferences"] = PreferenceSerializer(data["preferences"], many=True).data
+    data["preferences"] = ConsentPreferenceSerializer(data["preferences"], many=True).data
     return data
 
 
