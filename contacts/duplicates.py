@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -202,7 +201,8 @@ def refresh_queue() -> dict[str, int]:
         SELECT a.id, b.id, 0.25 + 0.6 * similarity({a}, {b}), 'name_email_domain',
                'Similar name with the same email domain'
           FROM contacts_contact a JOIN contacts_contact b
-            ON b.email::text <> '' AND split_part(lower(b.email::text), '@', 2) = split_part(lower(a.email::text), '@', 2)
+            ON b.email::text <> ''
+           AND split_part(lower(b.email::text), '@', 2) = split_part(lower(a.email::text), '@', 2)
            AND a.id < b.id AND {b} %% {a}
          WHERE a.email::text <> '' AND NOT (split_part(lower(a.email::text), '@', 2) = ANY(%(free)s))
         UNION ALL

@@ -114,7 +114,8 @@ def vcard(row: dict) -> str:
         lines.append("CATEGORIES:" + ",".join(_escape(t) for t in tags))
     custom = row["custom_fields"] or {}
     if custom.get("birthday"):
-        lines.append(f"BDAY:{str(custom['birthday']).replace('-', '') if not str(custom['birthday']).startswith('--') else custom['birthday']}")
+        birthday = str(custom["birthday"])
+        lines.append(f"BDAY:{birthday if birthday.startswith('--') else birthday.replace('-', '')}")
     if custom.get("notes"):
         lines.append(f"NOTE:{_escape(str(custom['notes']))}")
     if row["timezone"]:

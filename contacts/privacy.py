@@ -174,11 +174,11 @@ def contact_erase(*, contact_id, actor=None, reason: str = "") -> dict[str, Any]
                 ids = list(model._default_manager.filter(**{fk.name: contact}).values_list("pk", flat=True))
                 if not ids:
                     continue
-                # their audit snapshots hold the same personal data (e.g. message content)
-                for event_model in registry.event_models_of(model):
-                    event_model.objects.filter(pgh_obj_id__in=ids).delete()
                 deleted, _ = model._default_manager.filter(pk__in=ids).delete()
                 counts[label] = deleted
+                # their audit snapshots (the delete's own included) hold the same personal data
+                for event_model in registry.event_models_of(model):
+                    event_model.objects.filter(pgh_obj_id__in=ids).delete()
             Contact.objects.filter(reports_to=contact).update(reports_to=None)
             ContactCategory.objects.filter(contact=contact).delete()
             counts["duplicates"], _ = DuplicateCandidate.objects.filter(contact_a=contact).delete()

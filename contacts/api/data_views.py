@@ -11,6 +11,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -259,7 +260,16 @@ class ImportErrorReportView(DataView):
 
 
 # --------------------------------------------------------------------------- export
+class IgnoreFormatParameter(DefaultContentNegotiation):
+    """`?format=csv|vcf|json` picks the export format here, not a DRF renderer (which would 404)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class ContactExportView(DataView):
+    content_negotiation_class = IgnoreFormatParameter
+
     @extend_schema(summary="Export contacts (any list filter) as CSV, vCard 4.0 or JSContact JSON, streamed",
                    parameters=[OpenApiParameter("format", str, enum=list(exports.FORMATS)), ContactFilter],
                    responses={(200, "text/csv"): OpenApiTypes.STR, 400: PROBLEM, 403: PROBLEM})

@@ -77,6 +77,7 @@ def _insert_trigger_ignore() -> str:
 
 
 def _stage(cursor, rows: list[tuple[int, dict]]) -> None:
+    cursor.execute("DROP TABLE IF EXISTS import_stage")  # a dry run inside an outer transaction leaves it
     cursor.execute("""
         CREATE TEMP TABLE import_stage (
             row_no int, first_name text, last_name text, email text, email_lower text, phone text,

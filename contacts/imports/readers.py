@@ -152,8 +152,9 @@ def detect(path: str) -> Detected:
         raise InvalidInput.field("file", "The file is empty.", "empty")
     for magic, what in MAGIC:
         if head.startswith(magic):
-            raise InvalidInput.field("file", f"This is {what}, not a CSV or vCard file. Export your contacts as "
-                                             "CSV (comma or semicolon separated) or vCard (.vcf).", "unsupported_format")
+            raise InvalidInput.field("file", f"This is {what}, not a CSV or vCard file. Export your contacts "
+                                             "as CSV (comma or semicolon separated) or vCard (.vcf).",
+                                     "unsupported_format")
     encoding = detect_encoding(path, head)
     if not encoding.startswith("utf-16") and b"\x00" in head:
         raise InvalidInput.field("file", "This is a binary file, not a CSV or vCard file.", "unsupported_format")
