@@ -78,7 +78,8 @@ class Note(models.Model):
 
 # edit history: every version of the body, with who changed it (audited context)
 pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(),
-                fields=["body", "author", "contact", "organization", "campaign", "parent"])(Note)
+                fields=["body", "author", "contact", "organization", "campaign", "parent"],
+                model_name="NoteEvent")(Note)
 
 
 class NoteMention(models.Model):

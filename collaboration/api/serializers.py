@@ -162,8 +162,8 @@ class NotificationSerializer(serializers.Serializer):
 
 
 class PreferenceSerializer(StrictSerializer):
-    muted_kinds = serializers.ListField(child=serializers.ChoiceField(choices=NotificationKind.choices),
-                                        required=False)
+    muted_kinds = serializers.ListField(child=serializers.CharField(), required=False,
+                                        help_text=f"Kinds to mute: {', '.join(NotificationKind.values)}.")
     email_digest = serializers.BooleanField(required=False)
 
 

@@ -33,3 +33,12 @@ def client_for():
 @pytest.fixture
 def teams(db):
     return Team.objects.create(name="Red"), Team.objects.create(name="Blue")
+
+
+@pytest.fixture
+def campaign(db, admin_user):
+    from communications.models import MessageTemplate
+    from planning.models import Campaign
+
+    template = MessageTemplate.objects.create(name="T", channel="email", subject="Hi", text_body="Hello")
+    return Campaign.objects.create(name="Spring", message_template=template, owner=admin_user)
