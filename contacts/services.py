@@ -33,6 +33,7 @@ from .validation import (
     normalize_email,
     normalize_phone,
     normalize_tags,
+    reject_nul,
     validate_custom_field_definitions,
     validate_custom_fields,
 )
@@ -88,6 +89,8 @@ def _clean_contact(data: dict[str, Any], errors: Errors, refs: _Refs, *, instanc
     for key in unknown:
         errors.add(key, "Unknown field.", "unknown_field")
     for key, value in data.items():
+        if reject_nul(key, value, errors):
+            continue
         if key in SIMPLE_TEXT:
             value = (value or "").strip() if isinstance(value, str) or value is None else value
             if not isinstance(value, str):
@@ -221,7 +224,8 @@ def _emails_taken(emails: list[str], exclude_id=None) -> set[str]:
     lowered = {e.lower() for e in emails if e}
     if not lowered:
         return set()
-    query = Contact.objects.alias(email_lower=Lower("email")).filter(email_lower__in=lowered)
+    # `.exclude(email="")` matches the unique index's condition, so the lookup is an index probe, not a scan
+    query = Contact.objects.alias(email_lower=Lower("email")).filter(email_lower__in=lowered).exclude(email="")
     if exclude_id is not None:
         query = query.exclude(pk=exclude_id)
     return {e.lower() for e in query.values_list("email", flat=True)}
@@ -480,6 +484,8 @@ def _group(group_id, *, lock: bool = False) -> ContactGroup:
 def _clean_group(data: dict, errors: Errors) -> dict:
     values = {}
     for key, value in data.items():
+        if reject_nul(key, value, errors):
+            continue
         if key == "name":
             value = (value or "").strip() if isinstance(value, str) else value
             if not isinstance(value, str) or not value:
@@ -600,6 +606,8 @@ TEMPLATE_FIELDS = ("name", "description", "contact_type", "defaults", "required_
 def _clean_template(data: dict, errors: Errors, instance: ContactTemplate | None) -> dict:
     values: dict[str, Any] = {}
     for key, value in data.items():
+        if reject_nul(key, value, errors):
+            continue
         if key not in TEMPLATE_FIELDS:
             errors.add(key, "Unknown field.", "unknown_field")
         elif key == "name":

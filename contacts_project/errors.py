@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -158,6 +159,12 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, DjangoValidationError):
         errors = django_validation_errors(exc)
         status, detail = 400, _summary(errors, "Invalid input")
+    elif isinstance(exc, DataError):
+        # PostgreSQL refused a value the input carried (out-of-range date, offset or number): bad input
+        logger.info("database rejected a value", exc_info=exc)
+        message = str(exc).splitlines()[0][:300]
+        status, errors, detail = 400, [{"field": "non_field_errors", "code": "invalid_value",
+                                        "message": message}], f"A value is out of range: {message}"
     elif isinstance(exc, Http404):
         status, errors, detail = 404, [], "Not found."
     elif isinstance(exc, DjangoPermissionDenied):

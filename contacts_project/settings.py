@@ -216,6 +216,8 @@ REST_FRAMEWORK = {
         "ip": env("THROTTLE_IP", default="30000/min"),
     },
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
+    # `?format=` belongs to the endpoints (e.g. /contacts/export/?format=csv), not to content negotiation
+    "URL_FORMAT_OVERRIDE": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -234,6 +236,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "contacts_project.openapi.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ContactStatusEnum": "contacts.choices.ContactStatus",
     },

@@ -131,6 +131,8 @@ def list_change_members(*, list_id, add: bool, contact_ids: list | None = None, 
             bad = [str(v) for v, p in zip(contact_ids, parsed) if p is None][:20]
             raise InvalidInput.field("contact_ids", f"Not contact ids: {bad}.")
         unique = list(dict.fromkeys(parsed))
+        if not unique:
+            return {"list": str(_get_list(list_id).pk), "added" if add else "removed": 0}
         found = Contact.objects.filter(pk__in=unique).count()
         if found != len(unique):
             existing = set(Contact.objects.filter(pk__in=unique).values_list("pk", flat=True))

@@ -57,3 +57,9 @@ def test_security_headers(api, client):
 
 def test_passwords_are_hashed_with_argon2(admin_user):
     assert admin_user.password.startswith("argon2")
+
+
+def test_out_of_range_values_the_database_refuses_are_400(api):
+    response = api.get("/api/v1/contacts/?created_before=0083-02-12T02:58:47%2B16:20")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "invalid_value"

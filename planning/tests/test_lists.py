@@ -90,3 +90,8 @@ def test_contact_detail_shows_its_lists_and_stays_fresh(api, contact_list, djang
     with django_capture_on_commit_callbacks(execute=True):
         api.post(f"/api/v1/lists/{contact_list['id']}/contacts/", {"contact_ids": [str(contact.pk)]}, format="json")
     assert api.get(detail).json()["lists"] == [contact_list["id"]]
+
+
+def test_empty_id_list_changes_nothing(api, contact_list):
+    response = api.post(f"/api/v1/lists/{contact_list['id']}/contacts/", {"contact_ids": []}, format="json")
+    assert response.status_code == 200 and response.json()["added"] == 0
