@@ -210,5 +210,24 @@ def validate_custom_field_definitions(definitions: Any) -> list[dict]:
     return out
 
 
+def contains_nul(value: Any) -> bool:
+    """True if a text anywhere in the value holds U+0000, which PostgreSQL text and jsonb cannot store."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
+def reject_nul(key: str, value: Any, errors: Errors) -> bool:
+    """Add a 400 for a value holding U+0000 (instead of a database error); True if it did."""
+    if contains_nul(value):
+        errors.add(key, "Null characters are not allowed.", "null_characters_not_allowed")
+        return True
+    return False
+
+
 def email_error(exc: ValidationError) -> str:
     return " ".join(exc.messages) or "Enter a valid email address."

@@ -188,6 +188,8 @@ def test_duplicate_email_in_any_case_is_400_unique_and_writes_nothing(api):
     ("categories", "not-a-list", "not_a_list"),
     ("tags", ["x" * 51], "max_length"),
     ("custom_fields", {"Bad Key": 1}, "invalid_key"),
+    ("custom_fields", {"note": "a\x00b"}, "null_characters_not_allowed"),
+    ("tags", ["a\x00b"], "null_characters_not_allowed"),
     ("first_name", "x" * 101, "max_length"),
     ("favourite_colour", "blue", "unknown_field"),
     ("id", str(uuid.uuid4()), "read_only"),

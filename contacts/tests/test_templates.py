@@ -76,6 +76,7 @@ def test_deleting_a_template_keeps_its_contacts(api, template):
     ({"name": "T", "custom_fields": [{"key": "a", "colour": 1}]}, "custom_fields[0]", "unknown_field"),
     ({"name": "T", "custom_fields": ["a"]}, "custom_fields[0]", "invalid"),
     ({"name": "T", "shoe": 1}, "shoe", "unknown_field"),
+    ({"name": "T", "custom_fields": [{"key": "a", "label": "x\x00"}]}, "custom_fields", "null_characters_not_allowed"),
 ])
 def test_template_bad_input_is_400(api, body, field, code):
     assert_problem(api.post(URL, body), 400, field, code)
