@@ -647,6 +647,7 @@ def subscribed_events() -> frozenset:
 
 
 def _subscriptions_changed() -> None:
+    _SUBSCRIBED.update(at=-1e9)  # now (this transaction sees its own change) and again after commit
     transaction.on_commit(lambda: _SUBSCRIBED.update(at=-1e9))
 
 
