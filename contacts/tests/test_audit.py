@@ -49,6 +49,7 @@ def test_api_create_update_delete_are_in_the_history(api, admin_user):
     assert replace["changes"] == {"job_title": {"before": "Countess", "after": ""}}
 
     assert api.delete(f"/api/v1/contacts/{cid}/").status_code == 204
+    assert history(api, cid)["results"][0]["event"] == "deleted"  # still readable after the delete
     deleted = events("contacts.ContactEvent", pgh_obj_id=cid, pgh_label="delete")
     assert len(deleted) == 1 and meta(deleted[0])["user"] == admin_user.pk
     assert meta(deleted[0])["action"] == "contact.delete"
