@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, FieldError, InvalidInput, NotFound
+from contacts_project.events import emit
 from organization.selectors import parse_uuid
 
 from . import registry
@@ -183,6 +184,9 @@ def contact_merge(*, survivor_id, other_id, fields: Any = None, actor=None) -> M
                 survivor=survivor, survivor_key=survivor.pk, merged_key=other.pk if other.pk else other_key,
                 fields=choices, survivor_before=before, merged_snapshot=merged, moved=moved,
                 actor=actor if getattr(actor, "is_authenticated", False) else None)
+            emit("contact.merged", {"id": str(survivor.pk), "merged": str(other_key), "merge": str(record.pk),
+                                    "status": survivor.status, "team": str(survivor.team_id) if survivor.team_id
+                                    else None, "owner": survivor.owner_id})
         invalidate_contacts([survivor_key, other_key])
     return record
 

@@ -20,6 +20,7 @@ from contacts.models import Contact
 from contacts.services import invalidate_contacts
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, InvalidInput, NotFound
+from contacts_project.events import emit
 from organization.selectors import parse_uuid
 
 from . import engine, readers
@@ -157,6 +158,13 @@ def _lock_key(job_id) -> str:
     return f"import-run:{job_id}"
 
 
+def _announce_finished(job: ImportJob) -> None:
+    """The importer's notification and the `import.finished` webhook (issue 9)."""
+    emit("import.finished", {"id": str(job.pk), "status": job.status, "filename": job.filename,
+                             "actor": job.actor_id, "created": job.created, "updated": job.updated,
+                             "skipped": job.skipped, "failed": job.failed})
+
+
 def import_run(*, job_id) -> ImportJob:
     """The task body: claim the job, stream the file in chunks, commit each with the counters. Idempotent:
     a finished job does nothing; a job whose worker died resumes after its last committed chunk."""
@@ -180,9 +188,12 @@ def import_run(*, job_id) -> ImportJob:
         except Exception as exc:
             ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, finished_at=timezone.now(),
                                                        detail=f"{type(exc).__name__}: {exc}"[:2000])
+            job.refresh_from_db()
+            _announce_finished(job)
             raise
         ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.DONE, finished_at=timezone.now())
         job.refresh_from_db()
+        _announce_finished(job)
         return job
     finally:
         cache.delete(_lock_key(job_id))
