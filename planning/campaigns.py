@@ -356,27 +356,34 @@ def campaign_tick(*, now: dt.datetime | None = None) -> dict:
     return {"started": len(started), "queued": queued, "finished": finished}
 
 
-def _move_messages(campaign: Campaign, from_status: str, to_status: str, reason: str, now: dt.datetime) -> int:
-    """Set-based, conditional status change of the campaign's messages, with their status events."""
-    moved = list(Communication.objects.filter(campaign_id=campaign.pk, status=from_status)
-                 .values_list("pk", flat=True))
-    if not moved:
-        return 0
-    changed = Communication.objects.filter(pk__in=moved, status=from_status).update(
-        status=to_status, status_reason=reason, status_changed_at=now, updated_at=now)
-    record_status_events([(cid, from_status, to_status, reason) for cid in moved], source=StatusSource.API, at=now)
-    return changed
+def _move_messages(campaign: Campaign, from_statuses: list[str], to_status: str, reason: str,
+                   now: dt.datetime) -> int:
+    """Set-based, conditional status change of the campaign's messages, with their status events.
+
+    The rows are locked first; a message a send task has already moved to `sending` is not among them,
+    and a send task that comes later finds its conditional `queued → sending` update matching nothing."""
+    with transaction.atomic():
+        moved = list(Communication.objects.select_for_update().filter(campaign_id=campaign.pk,
+                                                                      status__in=from_statuses)
+                     .values_list("pk", "status"))
+        if not moved:
+            return 0
+        Communication.objects.filter(pk__in=[pk for pk, _ in moved]).update(
+            status=to_status, status_reason=reason, status_changed_at=now, updated_at=now)
+        record_status_events([(pk, old, to_status, reason) for pk, old in moved], source=StatusSource.API, at=now)
+    return len(moved)
 
 
 def campaign_pause(*, campaign_id, actor=None) -> Campaign:
-    """running → paused: no new batches; messages not yet claimed by the dispatcher go back to draft."""
+    """running → paused: no new batches; messages no send task has started yet go back to draft."""
     now = timezone.now()
     with transaction.atomic(), audited(actor, "campaign.pause"):
         campaign = _locked(campaign_id)
         if campaign.status != S.RUNNING:
             raise Conflict(f"Only a running campaign can be paused; this one is {campaign.status}.",
                            extra={"state": campaign.status})
-        _move_messages(campaign, C.SCHEDULED, C.DRAFT, "campaign paused", now)
+        # queued ones too: the dispatcher has claimed them but no send task has started them yet
+        _move_messages(campaign, [C.SCHEDULED, C.QUEUED], C.DRAFT, "campaign paused", now)
         campaign.status = S.PAUSED
         campaign.save(update_fields=["status", "updated_at"])
     return campaign
@@ -389,7 +396,7 @@ def campaign_resume(*, campaign_id, actor=None) -> Campaign:
         if campaign.status != S.PAUSED:
             raise Conflict(f"Only a paused campaign can be resumed; this one is {campaign.status}.",
                            extra={"state": campaign.status})
-        _move_messages(campaign, C.DRAFT, C.SCHEDULED, "campaign resumed", now)
+        _move_messages(campaign, [C.DRAFT], C.SCHEDULED, "campaign resumed", now)
         campaign.status = S.RUNNING
         campaign.save(update_fields=["status", "updated_at"])
     return campaign
@@ -403,8 +410,7 @@ def campaign_cancel(*, campaign_id, actor=None) -> Campaign:
         campaign = _locked(campaign_id)
         if campaign.status in (S.CANCELLED, S.COMPLETED, S.COMPLETED_WITH_FAILURES):
             raise Conflict(f"The campaign is already {campaign.status}.", extra={"state": campaign.status})
-        for status in (C.DRAFT, C.SCHEDULED, C.QUEUED):
-            _move_messages(campaign, status, C.CANCELLED, "campaign cancelled", now)
+        _move_messages(campaign, [C.DRAFT, C.SCHEDULED, C.QUEUED], C.CANCELLED, "campaign cancelled", now)
         CampaignRecipient.objects.filter(campaign=campaign, status=RecipientStatus.PENDING).update(
             status=RecipientStatus.CANCELLED, updated_at=now)
         campaign.status, campaign.finished_at = S.CANCELLED, now

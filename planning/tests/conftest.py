@@ -1,1 +1,3 @@
-from communications.tests.conftest import smtp_sink  # noqa: F401 - the real SMTP server fixture
+# the real peers the communications tests start: an SMTP server and a clean Redis broker
+from communications.tests.conftest import smtp_sink  # noqa: F401
+from communications.tests.test_worker import broker  # noqa: F401
