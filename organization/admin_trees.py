@@ -14,13 +14,21 @@ INDENT = "\u2003"  # an em space per level
 class TreeOrderMixin:
     """Lists a tree model (categories, organizations) in tree order with indented names."""
 
+    @staticmethod
+    def _is_changelist(request) -> bool:
+        match = getattr(request, "resolver_match", None)
+        return bool(match and (match.url_name or "").endswith("_changelist"))
+
     def get_queryset(self, request):
-        # annotate before ordering (ModelAdmin.get_queryset orders by get_ordering() itself)
+        if not self._is_changelist(request):
+            return super().get_queryset(request)
+        # annotate before ordering (ModelAdmin.get_queryset would order by the missing annotation)
         queryset = self.model._default_manager.get_queryset().annotate(**tree_order_annotations(self.model))
         return queryset.order_by(*self.get_ordering(request))
 
     def get_ordering(self, request):
-        return ("tree_path",)
+        # the tree order only where the annotation exists: other admins order this model's choices too
+        return ("tree_path",) if self._is_changelist(request) else ("name",)
 
     @admin.display(description="name (tree)", ordering="tree_path")
     def tree_name(self, obj):
