@@ -389,8 +389,98 @@ def vcard_to_row(text: str) -> dict[str, Any]:
     return row
 
 
+_UNFOLD = re.compile(r"\r?\n[ \t]")
+_SPLIT = re.compile(r"(?<!\\)[;]")
+_SPLIT_COMMA = re.compile(r"(?<!\\),")
+
+
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def _unescape(value: str) -> str:
+    return _ESCAPED.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), value).strip()
+
+
+def vcard_to_row_fast(text: str) -> dict[str, Any]:
+    """The same fields as vcard_to_row, from vobject's line tokenizer (parseLine) without building the
+    component tree, which costs ~30 times more per card. Anything unexpected raises, and the caller
+    falls back to the full vobject parse."""
+    props: dict[str, list[tuple[set, str]]] = {}
+    for line in _UNFOLD.sub("", text).splitlines():
+        if not line.strip():
+            continue
+        name, params, value, _group = vobject.base.parseLine(line)
+        name = name.upper()
+        if name in ("BEGIN", "END"):
+            if value.upper() != "VCARD":
+                raise ValueError("nested component")
+            continue
+        types = set()
+        for param in params:
+            key = param[0].upper()
+            if key in ("TYPE", "PREF"):
+                for item in param[1:]:
+                    types.update(v.strip().strip('"').lower() for v in str(item).split(","))
+                if key == "PREF":
+                    types.add("pref")
+            elif len(param) == 1:
+                types.add(key.lower())
+            elif key == "ENCODING" and any(str(v).upper() in ("B", "BASE64") for v in param[1:]):
+                types.add("binary")
+        props.setdefault(name, []).append((types, value))
+
+    def ordered(name):
+        return [v for _, v in sorted(props.get(name, []), key=lambda p: 0 if p[0] & {"pref", "1"} else 1)]
+
+    def first(name):
+        values = props.get(name)
+        return values[0][1] if values else None
+
+    row: dict[str, Any] = {}
+    if first("N") is not None:
+        parts = _SPLIT.split(first("N"))
+        row["last_name"] = _unescape(parts[0]) if parts else ""
+        row["first_name"] = _unescape(parts[1]) if len(parts) > 1 else ""
+    if first("FN") is not None and not (row.get("first_name") or row.get("last_name")):
+        row["full_name"] = _unescape(first("FN"))
+    emails = [_unescape(v) for v in ordered("EMAIL") if _unescape(v)]
+    if emails:
+        row["email"], row["other_emails"] = emails[0], emails[1:]
+    phones = []
+    for value in ordered("TEL"):
+        number = _unescape(value)
+        if number.lower().startswith("tel:"):
+            number = number[4:]
+        number = number.split(";")[0]
+        if number:
+            phones.append(number)
+    if phones:
+        row["phone"], row["other_phones"] = phones[0], phones[1:]
+    if first("ORG") is not None:
+        row["organization"] = _unescape(_SPLIT.split(first("ORG"))[0])
+    if first("TITLE") is not None:
+        row["job_title"] = _unescape(first("TITLE"))
+    tags = [_unescape(t) for value in (v for _, v in props.get("CATEGORIES", []))
+            for t in _SPLIT_COMMA.split(value) if _unescape(t)]
+    if tags:
+        row["tags"] = tags
+    for prop, key in (("NOTE", "notes"), ("BDAY", "birthday"), ("NICKNAME", "nickname"), ("URL", "website")):
+        if first(prop) is not None:
+            row[key] = _unescape(first(prop))
+    adr = ordered("ADR")
+    if adr:
+        parts = [" ".join(_unescape(v) for v in _SPLIT_COMMA.split(p) if _unescape(v)) for p in _SPLIT.split(adr[0])]
+        row["address"] = ", ".join(p for p in parts if p).replace("\n", ", ")
+    return row
+
+
 def vcard_rows(path: str, detected: Detected) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
     for number, text in vcard_blocks(path, detected.encoding):
+        try:
+            yield number, vcard_to_row_fast(text)
+            continue
+        except Exception:  # noqa: BLE001 - unusual card: the full vobject parse decides
+            pass
         try:
             yield number, vcard_to_row(text)
         except Exception as exc:  # noqa: BLE001 - a broken card is a row error, never a crash
