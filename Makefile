@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_CONTACTS ?= 1000000
 BENCH_ARGS ?=
 
-.PHONY: run test install services stop bench lint migrations-check soak
+.PHONY: run test install services stop bench lint migrations-check soak audit fuzz
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,16 @@ stop:
 
 bench: $(STAMP)
 	$(PY) scripts/dev.py exec -- $(PY) bench/run.py --contacts $(BENCH_CONTACTS) $(BENCH_ARGS)
+
+SOAK_SECONDS ?= 600
+soak: $(STAMP)
+	SOAK_SECONDS=$(SOAK_SECONDS) $(PY) scripts/dev.py exec -- $(PY) bench/soak.py
+
+# the API fuzzing of `make test`, with many more examples per operation
+FUZZ_EXAMPLES ?= 200
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) scripts/dev.py exec -- $(PY) -m pytest tests/test_fuzz.py -q --no-cov -p no:logging
+
+# needs the PyPI advisory API (not reachable from every sandbox)
+audit: $(STAMP)
+	$(PY) -m pip install --quiet pip-audit && $(PY) -m pip_audit -r requirements.txt --no-deps --disable-pip
