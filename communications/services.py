@@ -332,6 +332,10 @@ def communication_update_status(*, communication_id, status: str, reason: str = 
         if source == StatusSource.API and status in SYSTEM_STATUSES:
             raise Conflict(f"`{status}` is set by the dispatcher, not by hand.",
                            extra={"status": current, "allowed": sorted(ALLOWED_TRANSITIONS[current] - SYSTEM_STATUSES)})
+        if source == StatusSource.API and current == S.SENDING:
+            # the send task holds it: only its outcome (sent, failed, cancelled by policy) may settle it
+            raise Conflict("The message is being handed to the channel right now; it can no longer be changed.",
+                           extra={"status": current, "allowed": []})
         if status not in ALLOWED_TRANSITIONS.get(current, ()):
             raise Conflict(f"A {current} communication cannot become {status}.",
                            extra={"status": current, "allowed": sorted(ALLOWED_TRANSITIONS[current] - SYSTEM_STATUSES)})

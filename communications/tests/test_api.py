@@ -169,6 +169,7 @@ def test_cancel_and_reschedule_before_sending(api):
 @pytest.mark.parametrize("current,target", [
     ("sent", "scheduled"), ("cancelled", "scheduled"), ("delivered", "draft"), ("scheduled", "sent"),
     ("scheduled", "sending"), ("draft", "queued"), ("bounced", "delivered"), ("replied", "opened"),
+    ("sending", "cancelled"), ("sending", "scheduled"),
 ])
 def test_disallowed_transition_is_409(api, current, target):
     comm = CommunicationFactory(status=current)
