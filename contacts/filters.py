@@ -7,6 +7,7 @@ from django.db.models.functions import Lower
 from django.http import QueryDict
 
 from contacts_project.errors import FieldError, InvalidInput
+from contacts_project.filters import OnlyGivenFiltersMixin
 from organization.models import SavedView
 from organization.selectors import parse_uuid
 from organization.trees import category_subtree_ids, organization_subtree_ids
@@ -34,7 +35,7 @@ def search_contacts(queryset, terms: str):
     return queryset.filter(search_q(terms))
 
 
-class ContactFilter(filters.FilterSet):
+class ContactFilter(OnlyGivenFiltersMixin, filters.FilterSet):
     status = filters.BaseInFilter(field_name="status", help_text="One status, or several separated by commas.")
     type = filters.BaseInFilter(field_name="type_id", help_text="A contact type key, or several separated by commas.")
     organization = filters.UUIDFilter(method="filter_organization",
