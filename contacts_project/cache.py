@@ -8,6 +8,9 @@ under a version nobody reads again.
 Why a breaker: django-redis already swallows errors (IGNORE_EXCEPTIONS), but each call would still wait
 for the socket timeout. After a failure the cache is skipped for a few seconds, so an outage costs one
 timeout, not one per request.
+
+Invalidations that could not reach Redis are kept (per process) and replayed before the process next uses
+the cache, so an object written during an outage is never served stale from entries that survived it.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -28,6 +31,8 @@ SCHEMA_VERSION = "1"  # bump when the cached representation changes shape
 _BREAKER_SECONDS = 5.0
 _lock = threading.Lock()
 _open_until = 0.0
+_pending: set[str] = set()  # invalidations that failed; replayed on the next successful use
+_PENDING_MAX = 200000
 
 stats = {"hits": 0, "misses": 0, "errors": 0}
 
@@ -82,6 +87,8 @@ def get_or_build(base: str, build: Callable[[], Any], timeout: int) -> Any:
         return build()
     try:
         client = _client()
+        if _pending:
+            _replay_pending(client)
         version = client.get(_version_key(base))
         if version is None:
             version = str(time.time_ns()).encode()
@@ -109,15 +116,49 @@ def invalidate(*bases: str) -> None:
     """Give each object a new version; the old data keys are never read again and expire."""
     if not bases:
         return
+    if not _available():  # Redis is known to be down: don't wait for a timeout, replay later
+        _remember(bases)
+        return
     try:
-        client = _client()
-        pipe = client.pipeline(transaction=False)
-        now = str(time.time_ns())
-        for base in bases:
-            pipe.set(_version_key(base), now, ex=86400)
-        pipe.execute()
+        _set_versions(_client(), list(bases))
     except Exception as exc:  # noqa: BLE001
+        _remember(bases)
         _trip(exc)
+
+
+def _set_versions(client, bases: list[str]) -> None:
+    make_key = caches["default"].make_key  # resolved once: the `cache` proxy costs a lookup per call
+    now = str(time.time_ns())
+    for start in range(0, len(bases), 5000):
+        pipe = client.pipeline(transaction=False)
+        for base in bases[start:start + 5000]:
+            pipe.set(make_key(base + ":ver"), now, ex=86400)
+        pipe.execute()
+
+
+def _remember(bases) -> None:
+    with _lock:
+        if len(_pending) < _PENDING_MAX:
+            _pending.update(bases)
+        else:  # too many to replay one by one: the whole cache will be dropped instead
+            _pending.add("*")
+
+
+def _replay_pending(client) -> None:
+    """Before serving from the cache again, apply the invalidations the outage swallowed."""
+    with _lock:
+        if not _pending:
+            return
+        bases = list(_pending)
+        _pending.clear()
+    try:
+        if "*" in bases:
+            client.flushdb()  # the cache has a Redis database of its own (REDIS_URL's number + 1)
+        else:
+            _set_versions(client, bases)
+    except Exception:
+        _remember(bases)
+        raise
 
 
 def invalidate_on_commit(*bases: str) -> None:
