@@ -20,7 +20,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Func
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactShare
+from contacts.selectors import editable_contacts, sees_all, visible_contacts
 from contacts.validation import Errors
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, FieldError, InvalidInput, NotFound, PayloadTooLarge
@@ -252,15 +253,48 @@ def team_member_remove(*, team_id, user_id, actor=None) -> None:
 # --------------------------------------------------------------------------- visibility hooks
 def visible_contact(actor, contact_id) -> Contact:
     """The contact if the actor may see it, else 404 (never 403: existence is not revealed)."""
-    from contacts import selectors as contact_selectors
-
     key = parse_uuid(contact_id)
-    finder = getattr(contact_selectors, "visible_contacts", None)
-    queryset = finder(actor) if finder else Contact.objects.all()
-    contact = queryset.filter(pk=key).first() if key else None
+    contact = visible_contacts(actor, Contact.objects.all()).filter(pk=key).first() if key else None
     if contact is None:
         raise NotFound("Contact not found.")
     return contact
+
+
+def contact_share(*, contact_id, user: Any, can_edit: bool = False, actor=None) -> ContactShare:
+    """Share a contact with a user outside its team; only someone who may change the contact shares it."""
+    contact = visible_contact(actor, contact_id)
+    if not sees_all(actor) and not editable_contacts(actor, Contact.objects.all()).filter(pk=contact.pk).exists():
+        raise PermissionDenied("Only those who may change a contact share it.")
+    try:
+        user_id = int(user)
+    except (TypeError, ValueError):
+        user_id = None
+    if user_id is None or not User.objects.filter(pk=user_id, is_active=True).exists():
+        raise InvalidInput.field("user", f"No active user with id {user!r}.", "does_not_exist")
+    if not isinstance(can_edit, bool):
+        raise InvalidInput.field("can_edit", "Expected true or false.")
+    with transaction.atomic(), audited(actor, "contact.share", contact=str(contact.pk)):
+        share, _ = ContactShare.objects.update_or_create(
+            contact=contact, user_id=user_id,
+            defaults={"can_edit": can_edit, "shared_by": actor if getattr(actor, "pk", None) else None})
+    return share
+
+
+def contact_unshare(*, contact_id, user_id, actor=None) -> None:
+    contact = visible_contact(actor, contact_id)
+    if not sees_all(actor) and not editable_contacts(actor, Contact.objects.all()).filter(pk=contact.pk).exists():
+        raise PermissionDenied("Only those who may change a contact unshare it.")
+    with transaction.atomic(), audited(actor, "contact.unshare", contact=str(contact.pk)):
+        deleted, _ = ContactShare.objects.filter(contact=contact, user_id=parse_int(user_id)).delete()
+    if not deleted:
+        raise NotFound("Share not found.")
+
+
+def parse_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _target(data: dict, errors: Errors, actor, names: tuple[str, ...]) -> dict:

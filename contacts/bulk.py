@@ -29,7 +29,7 @@ from organization.selectors import parse_uuid
 from .choices import ALLOWED_TRANSITIONS, ContactStatus
 from .filters import ContactFilter
 from .models import BulkAction, Contact, ContactCategory, ContactGroup, GroupMembership
-from .selectors import contact_list
+from .selectors import contact_list, editable_contacts, sees_all
 from .services import invalidate_contacts
 from .validation import normalize_tags
 
@@ -136,7 +136,9 @@ def filter_queryset(filter_params: dict, *, user):
         if name in data:
             raise InvalidInput.field(f"filter.{name}", "Not a filter.", "unknown_filter")
     try:
-        filterset = ContactFilter(data, queryset=contact_list(), user=user)
+        # bulk actions change contacts: only those the user may change (issue 9 visibility)
+        filterset = ContactFilter(data, queryset=editable_contacts(user) if user is not None else contact_list(),
+                                  user=user)
         if not filterset.is_valid():
             raise InvalidInput("Invalid filter.", errors=[
                 FieldError(f"filter.{name}", "invalid", " ".join(str(m) for m in messages))
@@ -182,6 +184,14 @@ def bulk_action_start(*, action: str, params: Any = None, filter: Any = None, id
     user = actor if getattr(actor, "is_authenticated", False) else None
     if ids is not None:
         contact_ids = _clean_ids(ids)
+        if user is not None and not sees_all(user):  # ids the user may not change do not exist for them
+            allowed = set(editable_contacts(user, Contact.objects.filter(pk__in=contact_ids))
+                          .values_list("pk", flat=True))
+            hidden = [str(c) for c in contact_ids if c not in allowed]
+            if hidden:
+                raise InvalidInput(f"{len(hidden)} contact ids do not exist; nothing was started.",
+                                   errors=[FieldError("ids", "does_not_exist", f"No contacts with ids {hidden[:20]}.")],
+                                   extra={"missing": hidden[:100]})
         total = len(contact_ids)
     else:
         queryset = filter_queryset(filter, user=user)

@@ -221,3 +221,20 @@ class OrganizationContactCount(models.Model):
 
 # Data quality and privacy tables (issue 8) live in their own module.
 from .data_models import *  # noqa: E402,F401,F403
+
+
+class ContactShare(models.Model):
+    """A contact shared with a user outside its team (issue 9: visibility, see contacts.selectors.visible_contacts)."""
+
+    id = models.BigAutoField(primary_key=True)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_shares")
+    can_edit = models.BooleanField(default=False, help_text="Besides reading, the user may change the contact.")
+    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "user"], name="contact_share_unique")]
+        # the visibility EXISTS probes (contact_id, user_id) per candidate row
+        indexes = [models.Index(fields=["user", "contact"], name="contact_share_user")]

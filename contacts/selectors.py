@@ -15,7 +15,7 @@ from contacts_project import cache
 from contacts_project.errors import NotFound
 from organization.selectors import parse_uuid
 
-from .models import Contact, ContactCategory, ContactGroup, ContactTemplate, GroupMembership
+from .models import Contact, ContactCategory, ContactGroup, ContactShare, ContactTemplate, GroupMembership
 
 CONTACT_FIELDS_OUT = (
     "id", "first_name", "last_name", "full_name", "email", "phone", "organization", "type", "status", "job_title",
@@ -76,13 +76,79 @@ def contact_base() -> QuerySet[Contact]:
     )
 
 
-def contact_list() -> QuerySet[Contact]:
-    return contact_base()
+# --------------------------------------------------------------------------- visibility (issue 9)
+ADMIN_ROLE = "admin"  # the role group whose members see every contact (collaboration.roles)
+WRITER_TEAM_ROLES = ("admin", "manager", "member")  # a team's viewers only read its contacts
 
 
-def contact_get(*, contact_id) -> Contact:
+def sees_all(user) -> bool:
+    """No user (the system: tasks, beat), superusers and the admin role see every contact."""
+    if user is None or getattr(user, "is_superuser", False):
+        return True
+    if not getattr(user, "is_authenticated", False):
+        return False
+    cached = user.__dict__.get("_sees_all_contacts")
+    if cached is None:
+        cached = user.groups.filter(name=ADMIN_ROLE).exists()
+        user.__dict__["_sees_all_contacts"] = cached
+    return cached
+
+
+def _team_ids(user, roles=None) -> list:
+    from organization.models import TeamMembership
+
+    key = f"_team_ids_{'-'.join(roles) if roles else 'all'}"
+    if key not in user.__dict__:
+        memberships = TeamMembership.objects.filter(user_id=user.pk)
+        if roles:
+            memberships = memberships.filter(role__in=roles)
+        user.__dict__[key] = list(memberships.values_list("team_id", flat=True))
+    return user.__dict__[key]
+
+
+def visible_contacts(user, queryset: QuerySet[Contact] | None = None) -> QuerySet[Contact]:
+    """THE base queryset of every contact read for a user: the contacts of their teams, those they own and
+    those shared with them; everything for admins. One indexed `team_id IN (…)` plus an EXISTS on shares,
+    so it stays cheap at millions of contacts. Anything outside it is 404, never 403."""
+    queryset = contact_base() if queryset is None else queryset
+    if sees_all(user):
+        return queryset
+    if not getattr(user, "is_authenticated", False):
+        return queryset.none()
+    shared = ContactShare.objects.filter(contact_id=OuterRef("pk"), user_id=user.pk)
+    return queryset.filter(Q(team_id__in=_team_ids(user)) | Q(owner_id=user.pk) | Exists(shared))
+
+
+def editable_contacts(user, queryset: QuerySet[Contact] | None = None) -> QuerySet[Contact]:
+    """The visible contacts the user may change: not those of a team where they are only a viewer."""
+    queryset = contact_base() if queryset is None else queryset
+    if sees_all(user):
+        return queryset
+    shared = ContactShare.objects.filter(contact_id=OuterRef("pk"), user_id=user.pk, can_edit=True)
+    return queryset.filter(Q(team_id__in=_team_ids(user, WRITER_TEAM_ROLES)) | Q(owner_id=user.pk) | Exists(shared))
+
+
+def check_contact_access(user, contact_id, *, write: bool = False) -> None:
+    """404 when the user may not see the contact; 403 when they see it but may not change it."""
+    if sees_all(user):
+        return
     key = parse_uuid(contact_id)
-    contact = contact_base().filter(pk=key).first() if key else None
+    if key is None or not visible_contacts(user, Contact.objects.all()).filter(pk=key).exists():
+        raise NotFound("Contact not found.")
+    if write and not editable_contacts(user, Contact.objects.all()).filter(pk=key).exists():
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied("You may read this contact but not change it (viewer in its team).")
+
+
+def contact_list(user=None) -> QuerySet[Contact]:
+    """Contacts with their categories and groups; with `user`, only those the user may see."""
+    return visible_contacts(user) if user is not None else contact_base()
+
+
+def contact_get(*, contact_id, user=None) -> Contact:
+    key = parse_uuid(contact_id)
+    contact = contact_list(user).filter(pk=key).first() if key else None
     if contact is None:
         raise NotFound("Contact not found.")
     return contact
@@ -99,11 +165,15 @@ def register_detail_extension(extension) -> None:
         DETAIL_EXTENSIONS.append(extension)
 
 
-def contact_get_details(*, contact_id) -> dict[str, Any]:
-    """The RFC's get_contact_details: cache-aside in Redis, built from PostgreSQL on a miss."""
+def contact_get_details(*, contact_id, user=None) -> dict[str, Any]:
+    """The RFC's get_contact_details: cache-aside in Redis, built from PostgreSQL on a miss.
+
+    The cache holds one representation for everyone, so visibility is checked before it is consulted."""
     key = parse_uuid(contact_id)
     if key is None:
         raise NotFound("Contact not found.")
+    if user is not None:
+        check_contact_access(user, key)
 
     def build():
         contact = contact_base().filter(pk=key).first()
@@ -133,9 +203,9 @@ def group_get(*, group_id) -> ContactGroup:
     return group
 
 
-def group_contacts(*, group_id) -> QuerySet[Contact]:
+def group_contacts(*, group_id, user=None) -> QuerySet[Contact]:
     group = group_get(group_id=group_id)
-    return contact_base().filter(Exists(GroupMembership.objects.filter(group=group, contact_id=OuterRef("pk"))))
+    return contact_list(user).filter(Exists(GroupMembership.objects.filter(group=group, contact_id=OuterRef("pk"))))
 
 
 def organization_groups(*, organization_id) -> QuerySet[ContactGroup]:

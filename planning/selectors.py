@@ -8,7 +8,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from contacts.models import Contact
-from contacts.selectors import contact_base
+from contacts.selectors import contact_list
 from contacts_project.errors import NotFound
 from organization.selectors import parse_uuid
 
@@ -46,10 +46,11 @@ def list_get(*, list_id) -> ContactList:
     return _get(ContactList, list_id, "List")
 
 
-def list_contacts(*, list_id) -> QuerySet[Contact]:
-    contact_list = list_get(list_id=list_id)
-    return with_priority_score(contact_base().filter(
-        Exists(ListMembership.objects.filter(contact_list=contact_list, contact_id=OuterRef("pk")))))
+def list_contacts(*, list_id, user=None) -> QuerySet[Contact]:
+    """The list's members (with `user`: only those the user may see, issue 9)."""
+    the_list = list_get(list_id=list_id)
+    return with_priority_score(contact_list(user).filter(
+        Exists(ListMembership.objects.filter(contact_list=the_list, contact_id=OuterRef("pk")))))
 
 
 def contact_list_ids(*, contact_id) -> list[str]:
@@ -65,15 +66,15 @@ def segment_get(*, segment_id) -> Segment:
     return _get(Segment, segment_id, "Segment")
 
 
-def segment_contacts(*, segment_id, live: bool | None = None) -> QuerySet[Contact]:
+def segment_contacts(*, segment_id, live: bool | None = None, user=None) -> QuerySet[Contact]:
     """Members: from the materialized table when the segment is materialized (and not asked live), else the
     rules compiled to one query."""
     segment = segment_get(segment_id=segment_id)
     if segment.materialized and segment.refreshed_at and not live:
-        members = contact_base().filter(
+        members = contact_list(user).filter(
             Exists(SegmentMembership.objects.filter(segment=segment, contact_id=OuterRef("pk"))))
     else:
-        members = contact_base().filter(segments.compile_rules(segment.rules, segment_id=segment.pk))
+        members = contact_list(user).filter(segments.compile_rules(segment.rules, segment_id=segment.pk))
     return with_priority_score(members)
 
 

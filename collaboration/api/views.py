@@ -493,3 +493,47 @@ class WebhookReplayView(APIView):
         delivery = services.webhook_delivery_replay(webhook_id=webhook_id, delivery_id=delivery_id,
                                                     actor=request.user)
         return Response(s.DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --------------------------------------------------------------------------- contact shares
+class ShareSerializer(serializers.Serializer):
+    user = serializers.IntegerField(source="user_id")
+    username = serializers.CharField(source="user.username", read_only=True)
+    can_edit = serializers.BooleanField()
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class ShareWriteSerializer(s.StrictSerializer):
+    user = serializers.IntegerField()
+    can_edit = serializers.BooleanField(default=False)
+
+
+class ContactSharesView(APIView):
+    write_permission = "contacts.change_contact"
+
+    @extend_schema(responses={200: ShareSerializer(many=True), 404: PROBLEM},
+                   summary="Who the contact is shared with outside its team")
+    def get(self, request, contact_id):
+        from contacts.models import ContactShare
+
+        contact = services.visible_contact(request.user, contact_id)
+        shares = ContactShare.objects.filter(contact=contact).select_related("user").order_by("id")
+        return Response(ShareSerializer(shares, many=True).data)
+
+    @extend_schema(request=ShareWriteSerializer, responses={200: ShareSerializer, 400: PROBLEM, 403: PROBLEM,
+                                                           404: PROBLEM},
+                   summary="Share the contact with a user (read, or read and change)")
+    def post(self, request, contact_id):
+        serializer = ShareWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        share = services.contact_share(contact_id=contact_id, actor=request.user, **serializer.validated_data)
+        return Response(ShareSerializer(share).data)
+
+
+class ContactShareDetailView(APIView):
+    write_permission = "contacts.change_contact"
+
+    @extend_schema(responses={204: None, 403: PROBLEM, 404: PROBLEM}, summary="Stop sharing with a user")
+    def delete(self, request, contact_id, user_id):
+        services.contact_unshare(contact_id=contact_id, user_id=user_id, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,14 @@ from collaboration import roles, services
 from organization.models import Team, TeamMembership
 
 
+@pytest.fixture(autouse=True)
+def _fresh_subscription_memo():
+    """Tests create subscriptions straight in the DB too: forget the memoised subscribed event types."""
+    services._SUBSCRIBED.update(at=-1e9)
+    yield
+    services._SUBSCRIBED.update(at=-1e9)
+
+
 @pytest.fixture
 def make_user(django_user_model):
     def make(username: str, role: str | None = "member", *, teams=(), team_role: str = "member", email: str = ""):

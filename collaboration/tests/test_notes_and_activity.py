@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from collaboration.models import Note, Notification
 from communications.models import Communication
+from contacts.models import ContactShare
 from contacts.tests.factories import ContactFactory, OrganizationFactory
 from planning.models import Task
 from tests.problem import assert_problem
@@ -65,8 +66,8 @@ def test_bad_targets_are_400(api):
 
 
 def test_edit_history_keeps_every_version_and_only_author_or_admin_edits(api, make_user, client_for):
-    contact = ContactFactory()
     author = make_user("ann")
+    contact = ContactFactory(owner=author)  # visible to its owner
     client = client_for(author)
     note = client.post("/api/v1/notes/", {"contact": str(contact.pk), "body": "first"}, format="json").json()
     edited = client.patch(f"/api/v1/notes/{note['id']}/", {"body": "second @admin"}, format="json")
@@ -76,7 +77,9 @@ def test_edit_history_keeps_every_version_and_only_author_or_admin_edits(api, ma
     assert history[0]["editor"]["username"] == "ann"
     assert Notification.objects.filter(user__username="admin", kind="mention").count() == 1
 
-    other = client_for(make_user("bob"))
+    bob = make_user("bob")
+    ContactShare.objects.create(contact=contact, user=bob, can_edit=True)  # sees the note, did not write it
+    other = client_for(bob)
     assert_problem(other.patch(f"/api/v1/notes/{note['id']}/", {"body": "hijack"}, format="json"), 403)
     assert_problem(other.delete(f"/api/v1/notes/{note['id']}/"), 403)
     assert api.delete(f"/api/v1/notes/{note['id']}/").status_code == 204

@@ -8,6 +8,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts import selectors as contact_selectors
+from contacts.models import Contact
+
 from .. import selectors, services
 from ..filters import CommunicationFilter
 from .serializers import (
@@ -55,8 +58,18 @@ class CommunicationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_permissions = {"status_change": "communications.change_communication"}
 
+    def get_queryset(self):
+        # only communications with contacts the caller may see (issue 9 visibility; admins see all)
+        queryset = super().get_queryset()
+        if contact_selectors.sees_all(self.request.user):
+            return queryset
+        return queryset.filter(contact__in=contact_selectors.visible_contacts(self.request.user,
+                                                                             Contact.objects.all()).values("pk"))
+
     def retrieve(self, request, pk=None):
-        return Response(CommunicationSerializer(selectors.communication_get(communication_id=pk)).data)
+        comm = selectors.communication_get(communication_id=pk)
+        contact_selectors.check_contact_access(request.user, comm.contact_id)
+        return Response(CommunicationSerializer(comm).data)
 
     def create(self, request):
         serializer = CommunicationCreateSerializer(data=request.data)
@@ -106,6 +119,7 @@ class ContactCommunicationsView(mixins.ListModelMixin, viewsets.GenericViewSet):
     filter_backends: list = []
 
     def get_queryset(self):
+        contact_selectors.check_contact_access(self.request.user, self.kwargs["contact_id"])
         return selectors.get_contact_communications(contact_id=self.kwargs["contact_id"])
 
     @extend_schema(summary="A contact's communication history, newest first")
@@ -140,6 +154,7 @@ class ContactPreferencesView(APIView):
     @extend_schema(summary="A contact's communication preferences and consent", responses={200: PREFERENCES_RESPONSE,
                                                                                            404: PROBLEM})
     def get(self, request, contact_id):
+        contact_selectors.check_contact_access(request.user, contact_id)
         return Response(_preferences_body(contact_id))
 
     @extend_schema(summary="Record consent (with its proof) and quiet hours",
@@ -148,6 +163,7 @@ class ContactPreferencesView(APIView):
                    request=PreferencesUpdateSerializer, responses={200: PREFERENCES_RESPONSE, 400: PROBLEM,
                                                                    404: PROBLEM})
     def put(self, request, contact_id):
+        contact_selectors.check_contact_access(request.user, contact_id, write=True)
         serializer = PreferencesUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

@@ -278,7 +278,7 @@ class ContactExportView(DataView):
         fmt = request.query_params.get("format", "csv")
         if fmt not in exports.FORMATS:
             raise InvalidInput.field("format", f"Choose one of {list(exports.FORMATS)}.", "invalid_choice")
-        filterset = ContactFilter(request.query_params, queryset=selectors.contact_list())
+        filterset = ContactFilter(request.query_params, queryset=selectors.contact_list(request.user))
         if not filterset.is_valid():
             raise serializers.ValidationError(filterset.errors)
         privacy.log_access(action="bulk_export", contact_key=None, actor=request.user,

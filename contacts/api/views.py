@@ -81,12 +81,12 @@ class ContactViewSet(ServiceViewSet):
         return ContactSerializer
 
     def list(self, request, *args, **kwargs):
-        queryset = self.filter_queryset(selectors.contact_list())
+        queryset = self.filter_queryset(selectors.contact_list(request.user))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([selectors.contact_to_dict(c) for c in page])
 
     def retrieve(self, request, pk=None):
-        return Response(selectors.contact_get_details(contact_id=pk))
+        return Response(selectors.contact_get_details(contact_id=pk, user=request.user))
 
     def create(self, request, *args, **kwargs):
         # on_duplicate (query parameter or body field): create|skip|update|reject, see contacts.duplicates
@@ -102,6 +102,7 @@ class ContactViewSet(ServiceViewSet):
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def update(self, request, pk=None, partial=False):
+        selectors.check_contact_access(request.user, pk, write=True)
         serializer = ContactUpdateSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         if not partial:
@@ -117,6 +118,7 @@ class ContactViewSet(ServiceViewSet):
         return self.update(request, pk=pk, partial=True)
 
     def destroy(self, request, pk=None):
+        selectors.check_contact_access(request.user, pk, write=True)
         services.contact_delete(contact_id=pk, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -127,6 +129,7 @@ class ContactViewSet(ServiceViewSet):
                                "inactive→active|archived, archived→active. Anything else is 409.")
     @action(detail=True, methods=["post"], url_path="status", url_name="status")
     def status_change(self, request, pk=None):
+        selectors.check_contact_access(request.user, pk, write=True)
         serializer = StatusChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         contact = services.contact_update_status(contact_id=pk, actor=request.user, **serializer.validated_data)
@@ -137,6 +140,7 @@ class ContactViewSet(ServiceViewSet):
                    summary="Audit trail: who, when, which fields, before and after")
     @action(detail=True, methods=["get"], url_path="history", pagination_class=None, filter_backends=[])
     def history(self, request, pk=None):
+        selectors.check_contact_access(request.user, pk)
         before = request.query_params.get("cursor")
         try:
             before = int(before) if before else None
@@ -192,7 +196,7 @@ class GroupViewSet(ServiceViewSet):
     @action(detail=True, methods=["get", "post", "delete"], url_path="contacts", filter_backends=[])
     def members(self, request, pk=None):
         if request.method == "GET":
-            queryset = selectors.group_contacts(group_id=pk)
+            queryset = selectors.group_contacts(group_id=pk, user=request.user)
             self.ordering_fields_map = CONTACT_ORDERING
             self.default_ordering = "-created_at"
             page = self.paginate_queryset(queryset)
@@ -261,10 +265,12 @@ class ContactReportView(APIView):
         filter_params = request.query_params.copy()
         for name in ("period", "start", "end"):
             filter_params.pop(name, None)
-        filterset = ContactFilter(filter_params, queryset=selectors.contact_list(), request=request)
+        filterset = ContactFilter(filter_params, queryset=selectors.contact_list(request.user), request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        digest = hashlib.sha1(request.get_full_path().encode()).hexdigest()
+        # the counts depend on what the caller may see: the key carries their scope (issue 9 visibility)
+        scope = "all" if selectors.sees_all(request.user) else f"user:{request.user.pk}"
+        digest = hashlib.sha1(f"{scope} {request.get_full_path()}".encode()).hexdigest()
 
         def build():
             return selectors.contact_report(contacts=filterset.qs, period=query.validated_data["period"],

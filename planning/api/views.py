@@ -82,7 +82,7 @@ class ContactListViewSet(RankedMembersMixin, ServiceViewSet):
     @action(detail=True, methods=["get", "post", "delete"], url_path="contacts", filter_backends=[])
     def members(self, request, pk=None):
         if request.method == "GET":
-            return self._members_page(selectors.list_contacts(list_id=pk))
+            return self._members_page(selectors.list_contacts(list_id=pk, user=request.user))
         serializer = MembershipChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ids, filter_params = serializer.validated_data.get("contact_ids"), serializer.validated_data.get("filter")
@@ -112,7 +112,7 @@ class ContactListViewSet(RankedMembersMixin, ServiceViewSet):
                    summary="Call plan: the list's contacts by priority with their next task")
     @action(detail=True, methods=["get"], url_path="call-plan", filter_backends=[], pagination_class=None)
     def call_plan(self, request, pk=None):
-        return self._call_plan_page(selectors.list_contacts(list_id=pk))
+        return self._call_plan_page(selectors.list_contacts(list_id=pk, user=request.user))
 
 
 class SegmentViewSet(RankedMembersMixin, ServiceViewSet):
@@ -135,7 +135,7 @@ class SegmentViewSet(RankedMembersMixin, ServiceViewSet):
     @action(detail=True, methods=["get"], url_path="contacts", filter_backends=[])
     def members(self, request, pk=None):
         live = request.query_params.get("live", "").lower() in ("1", "true", "yes")
-        return self._members_page(selectors.segment_contacts(segment_id=pk, live=live))
+        return self._members_page(selectors.segment_contacts(segment_id=pk, live=live, user=request.user))
 
     @extend_schema(request=SegmentPreviewSerializer,
                    responses={200: inline_serializer("SegmentPreview", {
@@ -183,7 +183,7 @@ class SegmentViewSet(RankedMembersMixin, ServiceViewSet):
                    summary="Call plan: the segment's contacts by priority with their next task")
     @action(detail=True, methods=["get"], url_path="call-plan", filter_backends=[], pagination_class=None)
     def call_plan(self, request, pk=None):
-        return self._call_plan_page(selectors.segment_contacts(segment_id=pk))
+        return self._call_plan_page(selectors.segment_contacts(segment_id=pk, user=request.user))
 
 
 class TaskViewSet(ServiceViewSet):
