@@ -203,7 +203,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "contacts_project.pagination.KeysetCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "contacts_project.errors.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "contacts_project.schema.AutoSchema",  # unique operation ids
     "DEFAULT_THROTTLE_CLASSES": [
         "contacts_project.throttling.UserRateThrottle",
         "contacts_project.throttling.AnonRateThrottle",
