@@ -242,6 +242,11 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         "ContactStatusEnum": "contacts.choices.ContactStatus",
+        # choice sets used by several components get one name each (no StatusEd3Enum-style names)
+        "CommunicationChannelEnum": "communications.choices.Channel",
+        "CommunicationStatusEnum": "communications.choices.CommunicationStatus",
+        "ConsentStatusEnum": "communications.choices.ConsentStatus",
+        "MessageChannelEnum": ["email", "sms"],
     },
 }
 
