@@ -246,7 +246,7 @@ SPECTACULAR_SETTINGS = {
         "CommunicationChannelEnum": "communications.choices.Channel",
         "CommunicationStatusEnum": "communications.choices.CommunicationStatus",
         "ConsentStatusEnum": "communications.choices.ConsentStatus",
-        "MessageChannelEnum": ["email", "sms"],
+        "MessageChannelEnum": [("email", "Email"), ("sms", "SMS")],
     },
 }
 
