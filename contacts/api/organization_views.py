@@ -56,20 +56,20 @@ class OrganizationTreeView(APIView):
         return Response(hierarchy.organization_tree(organization_id=organization_id, max_depth=depth))
 
 
-class MergeSerializer(StrictSerializer):
+class OrganizationMergeSerializer(StrictSerializer):
     other = serializers.UUIDField(help_text="The organization merged into this one (and then deleted).")
 
 
 class OrganizationMergeView(APIView):
     write_permission = "organization.delete_organization"
 
-    @extend_schema(request=MergeSerializer, summary="Merge another organization into this one",
+    @extend_schema(request=OrganizationMergeSerializer, summary="Merge another organization into this one",
                    responses={200: inline_serializer("OrganizationMerged", {
                        "organization": serializers.UUIDField(), "merged": serializers.UUIDField(),
                        "contacts": serializers.IntegerField(), "groups": serializers.IntegerField(),
                        "children": serializers.IntegerField()}), 400: PROBLEM, 404: PROBLEM, 409: PROBLEM})
     def post(self, request, organization_id):
-        serializer = MergeSerializer(data=request.data)
+        serializer = OrganizationMergeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(organization_merge(organization_id=organization_id,
                                            other_id=serializer.validated_data["other"], actor=request.user))
