@@ -271,7 +271,9 @@ class ContactExportView(DataView):
     content_negotiation_class = IgnoreFormatParameter
 
     @extend_schema(summary="Export contacts (any list filter) as CSV, vCard 4.0 or JSContact JSON, streamed",
-                   parameters=[OpenApiParameter("format", str, enum=list(exports.FORMATS)), ContactFilter],
+                   parameters=[OpenApiParameter("format", str, enum=list(exports.FORMATS)),
+                               *(OpenApiParameter(name, str, description=f.extra.get("help_text") or "A list filter.")
+                                 for name, f in ContactFilter.base_filters.items())],
                    responses={(200, "text/csv"): OpenApiTypes.STR, 400: PROBLEM, 403: PROBLEM})
     def get(self, request):
         require(request, "contacts.export_contacts")

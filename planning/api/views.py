@@ -95,7 +95,8 @@ class ContactListViewSet(RankedMembersMixin, ServiceViewSet):
                          "url": request.build_absolute_uri(f"/api/v1/lists/{job.contact_list_id}/jobs/{job.pk}/")},
                         status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: PROBLEM}, summary="A membership job's progress")
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: PROBLEM}, summary="A membership job's progress",
+                   parameters=[OpenApiParameter("job_id", str, OpenApiParameter.PATH, description="The job's id.")])
     @action(detail=True, methods=["get"], url_path=r"jobs/(?P<job_id>[^/.]+)", filter_backends=[],
             pagination_class=None)
     def job(self, request, pk=None, job_id=None):
