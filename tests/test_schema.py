@@ -37,8 +37,9 @@ def test_foundation_paths_are_in_the_schema(schema_and_warnings):
     paths = schema_and_warnings[0]["paths"]
     for path in ("/api/v1/contacts/", "/api/v1/contacts/{id}/", "/api/v1/contacts/{id}/status/",
                  "/api/v1/contacts/{id}/history/", "/api/v1/contacts/bulk/", "/api/v1/groups/",
-                 "/api/v1/groups/{id}/contacts/", "/api/v1/organizations/", "/api/v1/organizations/{organization_id}/groups/",
-                 "/api/v1/contact-types/", "/api/v1/templates/", "/api/v1/reports/contacts/", "/api/v1/auth/token/"):
+                 "/api/v1/groups/{id}/contacts/", "/api/v1/organizations/",
+                 "/api/v1/organizations/{organization_id}/groups/", "/api/v1/contact-types/", "/api/v1/templates/",
+                 "/api/v1/reports/contacts/", "/api/v1/auth/token/"):
         assert path in paths, path
     list_params = {p["name"] for p in paths["/api/v1/contacts/"]["get"]["parameters"]}
     assert {"status", "type", "organization", "group", "category", "owner", "created_after", "created_before",
