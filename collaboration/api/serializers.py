@@ -30,7 +30,7 @@ class UserSerializer(serializers.Serializer):
     username = serializers.CharField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
-    email = serializers.EmailField()
+    email = serializers.CharField(help_text="May be empty.")
     is_active = serializers.BooleanField()
     role = serializers.ChoiceField(choices=Role.choices, allow_null=True)
 

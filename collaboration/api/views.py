@@ -92,6 +92,7 @@ class UserListView(PagedView):
     default_ordering = "username"
 
     @extend_schema(responses={200: _page(s.UserSerializer)}, summary="Users (for @mentions and assignment)",
+                   operation_id="users_list",
                    parameters=[OpenApiParameter("search", str, description="Start of a username or name.")])
     def get(self, request):
         queryset = selectors.user_list()
@@ -151,7 +152,7 @@ class TeamListView(PagedView):
     ordering_fields_map = {"name": "name", "created_at": "created_at"}
     default_ordering = "name"
 
-    @extend_schema(responses={200: _page(s.TeamSerializer)}, summary="Teams")
+    @extend_schema(responses={200: _page(s.TeamSerializer)}, summary="Teams", operation_id="teams_list")
     def get(self, request):
         return self.paginated(request, selectors.team_list(), lambda rows: s.TeamSerializer(rows, many=True).data)
 
@@ -211,7 +212,7 @@ class NoteListView(PagedView):
     queryset = Note.objects.none()  # names the model whose permissions writes need
     default_ordering = "created_at"
 
-    @extend_schema(responses={200: _page(s.NoteSerializer), 400: PROBLEM, 404: PROBLEM},
+    @extend_schema(responses={200: _page(s.NoteSerializer), 400: PROBLEM, 404: PROBLEM}, operation_id="notes_list",
                    parameters=[OpenApiParameter(n, str) for n in ("contact", "organization", "campaign", "parent")],
                    summary="Notes and comments of one contact, organization or campaign (or replies to a note)")
     def get(self, request):
@@ -297,6 +298,7 @@ class AttachmentListView(PagedView):
     queryset = Attachment.objects.none()
 
     @extend_schema(responses={200: _page(s.AttachmentSerializer), 400: PROBLEM, 404: PROBLEM},
+                   operation_id="attachments_list",
                    parameters=[OpenApiParameter(n, str) for n in ("contact", "organization", "note")],
                    summary="Files of one contact, organization or note, each with a signed download link")
     def get(self, request):
@@ -409,7 +411,8 @@ class PreferencesView(APIView):
 class WebhookListView(PagedView):
     queryset = WebhookSubscription.objects.none()
 
-    @extend_schema(responses={200: _page(s.WebhookSerializer)}, summary="Webhook subscriptions")
+    @extend_schema(responses={200: _page(s.WebhookSerializer)}, summary="Webhook subscriptions",
+                   operation_id="webhooks_list")
     def get(self, request):
         return self.paginated(request, selectors.webhook_list(user=request.user),
                               lambda rows: s.WebhookSerializer(rows, many=True).data)
@@ -465,6 +468,7 @@ class WebhookRotateView(APIView):
 
 class WebhookDeliveriesView(PagedView):
     @extend_schema(responses={200: _page(s.DeliverySerializer), 404: PROBLEM},
+                   operation_id="webhooks_deliveries_list",
                    parameters=[OpenApiParameter("status", str)], summary="The delivery log, newest first")
     def get(self, request, webhook_id):
         queryset = selectors.webhook_deliveries(webhook_id=webhook_id, user=request.user,
