@@ -1,6 +1,31 @@
 """Shared django-filter pieces."""
 from __future__ import annotations
 
+import datetime as dt
+
+from django import forms
+from django_filters import filters as django_filters
+from django_filters.fields import IsoDateTimeField
+
+
+class UTCIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601 date-times converted to UTC before they reach PostgreSQL, which refuses offsets beyond
+    ±15:59 (a DataError that would abort the transaction); a value that leaves the calendar once converted
+    is a 400 like any other malformed date."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError("The date-time is out of range.", code="invalid")
+
+
+# every IsoDateTimeFilter of every app (contacts, communications, planning, …) parses with it
+django_filters.IsoDateTimeFilter.field_class = UTCIsoDateTimeField
+
 
 class OnlyGivenFiltersMixin:
     """Build only the filters a request names.

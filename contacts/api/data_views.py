@@ -274,7 +274,8 @@ class ContactExportView(DataView):
                    parameters=[OpenApiParameter("format", str, enum=list(exports.FORMATS)),
                                *(OpenApiParameter(name, str, description=f.extra.get("help_text") or "A list filter.")
                                  for name, f in ContactFilter.base_filters.items())],
-                   responses={(200, "text/csv"): OpenApiTypes.STR, 400: PROBLEM, 403: PROBLEM})
+                   responses={(200, "text/csv"): OpenApiTypes.STR, (200, "text/vcard"): OpenApiTypes.STR,
+                              (200, "application/json"): OpenApiTypes.ANY, 400: PROBLEM, 403: PROBLEM})
     def get(self, request):
         require(request, "contacts.export_contacts")
         fmt = request.query_params.get("format", "csv")
