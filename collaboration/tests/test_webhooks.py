@@ -102,7 +102,9 @@ def test_contact_events_reach_a_real_server_through_a_real_worker_signed(api, re
     from contacts_project.celery import app
 
     hook = subscribe(api, receiver.url, events=["contact.created", "contact.updated", "contact.deleted"])
-    with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=30):
+    # explicit queues: a worker started earlier in the session with queues=[...] narrows the app's queue set
+    with start_worker(app, queues=["default", "send", "bulk"], perform_ping_check=False, pool="solo",
+                      shutdown_timeout=30):
         contact = api.post("/api/v1/contacts/", {"first_name": "Ada", "email": "ada@example.com"}, format="json")
         assert contact.status_code == 201
         contact_id = contact.json()["id"]

@@ -20,6 +20,7 @@ def celery_worker(broker):
     """A real worker consuming the default queue from the Redis broker, executing tasks in a thread."""
     from tests.monitoring import tasks  # noqa: F401 - registers the test tasks
 
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING",
-                      shutdown_timeout=10) as worker:
+    # explicit queues: a worker started earlier in the session with queues=[...] narrows the app's queue set
+    with start_worker(app, queues=["default", "send", "bulk"], pool="solo", concurrency=1,
+                      perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10) as worker:
         yield worker
