@@ -30,7 +30,8 @@ class ApiToken(models.Model):
     """A named API token of a user; only a SHA-256 digest is stored (the key is shown once, at creation)."""
 
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens",
+                             db_index=False)
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, help_text="First characters of the key, to recognise it.")
     digest = models.CharField(max_length=64, unique=True)
@@ -49,11 +50,14 @@ class Note(models.Model):
     """A note on a contact, organization or campaign; a reply (comment) has a parent and the parent's target."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="notes")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="notes",
+                                db_index=False)
     organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE,
-                                     related_name="notes")
-    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="notes")
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
+                                     related_name="notes", db_index=False)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="notes",
+                                 db_index=False)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies",
+                               db_index=False)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="notes")
     body = models.TextField()
@@ -83,7 +87,7 @@ pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.Dele
 
 
 class NoteMention(models.Model):
-    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="mention_rows")
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="mention_rows", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
@@ -99,10 +103,12 @@ class Attachment(models.Model):
     """A file on a contact, organization or note, stored through Django's storage API (STORAGES['default'])."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments",
+                                db_index=False)
     organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE,
-                                     related_name="attachments")
-    note = models.ForeignKey(Note, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+                                     related_name="attachments", db_index=False)
+    note = models.ForeignKey(Note, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments",
+                             db_index=False)
     file = models.FileField(upload_to=attachment_path, max_length=500)
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=100)
@@ -130,7 +136,8 @@ class Attachment(models.Model):
 
 class Notification(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
+                             db_index=False)
     kind = models.CharField(max_length=40, choices=NotificationKind.choices)
     title = models.CharField(max_length=255)
     body = models.TextField(blank=True, default="")
@@ -182,7 +189,8 @@ class WebhookDelivery(models.Model):
     """One event for one subscription. Its id is the `webhook-id` (the same on every retry and replay)."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries",
+                                     db_index=False)
     event = models.CharField(max_length=50)
     payload = models.JSONField()
     status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
@@ -204,7 +212,7 @@ class WebhookAttempt(models.Model):
     """The delivery log: one row per HTTP attempt, with the response code (or the error)."""
 
     id = models.BigAutoField(primary_key=True)
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log", db_index=False)
     at = models.DateTimeField(auto_now_add=True)
     response_code = models.IntegerField(null=True, blank=True)
     response_body = models.TextField(blank=True, default="", help_text="The first 1,000 characters.")

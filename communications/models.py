@@ -57,7 +57,8 @@ pghistory.track(*history())(MessageTemplate)
 class Communication(models.Model):
     # --- the RFC's fields (scheduled_at may be empty for logged and inbound communications) ---
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="communications")
+    # indexed by comm_contact_created / comm_contact_type below
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="communications", db_index=False)
     type = models.CharField(max_length=50, choices=Channel.choices,
                             help_text="Channel: email, sms, call, meeting, note.")
     content = models.TextField(blank=True, default="")
@@ -118,7 +119,8 @@ pghistory.track(*history())(Communication)
 class CommunicationStatusEvent(models.Model):
     """Every status change with its time, reason and cause: the communication's timeline."""
 
-    communication = models.ForeignKey(Communication, on_delete=models.CASCADE, related_name="status_events")
+    communication = models.ForeignKey(Communication, on_delete=models.CASCADE, related_name="status_events",
+                                      db_index=False)  # indexed by comm_status_event_at
     from_status = models.CharField(max_length=20, blank=True, default="")
     to_status = models.CharField(max_length=20)
     reason = models.CharField(max_length=255, blank=True, default="")
@@ -136,7 +138,7 @@ class ContactPreference(models.Model):
     Every change is kept by pghistory, so earlier proofs stay available."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="preferences")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="preferences", db_index=False)
     channel = models.CharField(max_length=20, choices=Channel.choices)
     purpose = models.CharField(max_length=50, choices=Purpose.choices)
     status = models.CharField(max_length=20, choices=ConsentStatus.choices)
@@ -210,7 +212,7 @@ class DeliveryEvent(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     communication = models.ForeignKey(Communication, null=True, blank=True, on_delete=models.CASCADE,
-                                      related_name="delivery_events")
+                                      related_name="delivery_events", db_index=False)  # delivery_event_comm
     provider = models.CharField(max_length=50, help_text="ESP name, or `tracking` for pixel and links.")
     provider_event_id = models.CharField(max_length=255, blank=True, default="")
     event_type = models.CharField(max_length=20, choices=DeliveryEventType.choices)

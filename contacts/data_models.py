@@ -42,8 +42,8 @@ class DuplicateCandidate(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    contact_a = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
-    contact_b = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    contact_a = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
+    contact_b = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
     score = models.FloatField()
     reasons = models.JSONField(default=list)
     status = models.CharField(max_length=12, choices=DuplicateStatus.choices, default=DuplicateStatus.OPEN)
@@ -129,7 +129,7 @@ class ImportJob(models.Model):
 
 class ImportRowError(models.Model):
     id = models.BigAutoField(primary_key=True)
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="errors")
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="errors", db_index=False)
     row = models.IntegerField(help_text="1-based data row (the header is row 0).")
     field = models.CharField(max_length=100, blank=True, default="")
     code = models.CharField(max_length=40)
@@ -143,7 +143,7 @@ class ImportedContact(models.Model):
     """Which contacts an import created or updated (with the values before), so it can be undone."""
 
     id = models.BigAutoField(primary_key=True)
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="+")
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="+", db_index=False)
     contact_id = models.UUIDField()
     created = models.BooleanField()
     before = models.JSONField(null=True, blank=True)

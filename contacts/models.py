@@ -56,27 +56,30 @@ class Contact(models.Model):
     email = models.EmailField(max_length=254, blank=True, default="",
                               help_text="Unique in any letter case; may be empty for phone-only contacts.")
     phone = models.CharField(max_length=20, blank=True, default="", help_text="E.164, e.g. +14155550123.")
+    # foreign-key indexes are declared in Meta (composite or partial): every index costs each insert
     organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE,
-                                     related_name="contacts")
+                                     related_name="contacts", db_index=False)
     type = models.ForeignKey(ContactType, null=True, blank=True, on_delete=models.PROTECT, db_column="type",
-                             related_name="contacts", help_text="Key of a contact type.")
+                             related_name="contacts", help_text="Key of a contact type.", db_index=False)
     status = models.CharField(max_length=20, choices=ContactStatus.choices, default=ContactStatus.NEW)
     created_at = models.DateTimeField(auto_now_add=True, db_index=False)
     updated_at = models.DateTimeField(auto_now=True)
     # --- what a CRM needs beside them ---
     job_title = models.CharField(max_length=150, blank=True, default="")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="owned_contacts")
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+                              related_name="owned_contacts", db_index=False)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts",
+                             db_index=False)
     timezone = models.CharField(max_length=64, blank=True, default="", help_text="IANA zone, e.g. Europe/Paris.")
     locale = models.CharField(max_length=16, blank=True, default="", help_text="BCP 47 tag, e.g. fr-FR.")
     priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     custom_fields = models.JSONField(default=dict, blank=True)
-    reports_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
+    reports_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports",
+                                   db_index=False)
     categories = models.ManyToManyField(Category, blank=True, through="ContactCategory", related_name="contacts")
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     template = models.ForeignKey(ContactTemplate, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="contacts")
+                                 related_name="contacts", db_index=False)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     last_contacted_at = models.DateTimeField(null=True, blank=True)
     last_engaged_at = models.DateTimeField(null=True, blank=True)
@@ -96,8 +99,12 @@ class Contact(models.Model):
             # search and filters
             GinIndex(fields=["search_text"], name="contact_search_trgm", opclasses=["gin_trgm_ops"]),
             GinIndex(fields=["tags"], name="contact_tags"),
-            models.Index(fields=["owner"], name="contact_owner"),
-            models.Index(fields=["reports_to"], name="contact_reports_to"),
+            # mostly-empty references: partial, so a contact without them costs these indexes nothing
+            models.Index(fields=["owner"], name="contact_owner_set", condition=Q(owner__isnull=False)),
+            models.Index(fields=["reports_to"], name="contact_reports_to_set", condition=Q(reports_to__isnull=False)),
+            models.Index(fields=["team"], name="contact_team_set", condition=Q(team__isnull=False)),
+            models.Index(fields=["template"], name="contact_template_set", condition=Q(template__isnull=False)),
+            models.Index(fields=["type"], name="contact_type_set", condition=Q(type__isnull=False)),
             models.Index(fields=["phone"], name="contact_phone", condition=~Q(phone="")),
             # organization filters (issue 4): custom-field containment and last-contacted ranges
             GinIndex(fields=["custom_fields"], name="contact_custom_fields", opclasses=["jsonb_path_ops"]),
@@ -119,8 +126,9 @@ pghistory.track(*history(), exclude=["search_text"])(Contact)
 
 
 class ContactCategory(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
-    category = models.ForeignKey(Category, on_delete=models.CASCADE)
+    # indexed by the unique (contact, category) and (category, contact) below
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, db_index=False)
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, db_index=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["contact", "category"], name="contact_category_unique")]
@@ -153,8 +161,9 @@ pghistory.track(*history())(ContactGroup)
 
 
 class GroupMembership(models.Model):
-    group = models.ForeignKey(ContactGroup, on_delete=models.CASCADE, related_name="memberships")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="group_memberships")
+    # indexed by the unique (group, contact) and the contact index below
+    group = models.ForeignKey(ContactGroup, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="group_memberships", db_index=False)
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -162,7 +171,9 @@ class GroupMembership(models.Model):
         indexes = [models.Index(fields=["contact"], name="group_membership_contact")]
 
 
-pghistory.track(pghistory.InsertEvent(), pghistory.DeleteEvent())(GroupMembership)
+pghistory.track(pghistory.InsertEvent(), pghistory.DeleteEvent(),
+                meta={"indexes": [models.Index(fields=["contact", "pgh_id"], name="group_membership_event_contact")]}
+                )(GroupMembership)
 
 
 class BulkAction(models.Model):
@@ -227,8 +238,9 @@ class ContactShare(models.Model):
     """A contact shared with a user outside its team (issue 9: visibility, see contacts.selectors.visible_contacts)."""
 
     id = models.BigAutoField(primary_key=True)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="shares")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_shares")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="shares", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_shares",
+                             db_index=False)
     can_edit = models.BooleanField(default=False, help_text="Besides reading, the user may change the contact.")
     shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")

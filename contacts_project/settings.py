@@ -1,6 +1,7 @@
 """Settings, all from the environment (django-environ), with defaults that work on one machine."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -99,6 +100,11 @@ def _redis_db_url(url: str, offset: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db + offset}"))
 
 
+# pytest-xdist runs the suite in several processes (gw0, gw1, …), each with a test database of its own; each also
+# gets its own pair of Redis databases (broker, cache) after REDIS_URL's, and so do the workers a test starts.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER.startswith("gw") and _XDIST_WORKER[2:].isdigit():
+    REDIS_URL = _redis_db_url(REDIS_URL, 2 * int(_XDIST_WORKER[2:]))
 CACHE_URL = _redis_db_url(REDIS_URL, 1)
 CACHES = {
     "default": {
@@ -393,3 +399,12 @@ CELERY_BEAT_SCHEDULE.update({
     "collaboration-sweep-webhooks": {"task": "collaboration.sweep_webhooks", "schedule": 60.0},
     "collaboration-send-digests": {"task": "collaboration.send_digests", "schedule": 3600.0},  # each user daily
 })
+
+# Audit event tables: references copied from the tracked rows are not indexed (every write inserts an event;
+# history is read by pgh_obj and pgh_context, which stay indexed). Event tables that are queried by another
+# column declare that index themselves (contacts.GroupMembershipEvent by contact).
+import pghistory  # noqa: E402
+
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
+PGHISTORY_OBJ_FIELD = pghistory.ObjForeignKey(db_index=True)
+PGHISTORY_CONTEXT_FIELD = pghistory.ContextForeignKey(db_index=True)

@@ -31,8 +31,10 @@ class ContactList(models.Model):
 
 
 class ListMembership(models.Model):
-    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="memberships")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="list_memberships")
+    # indexed by the unique (list, contact) and the contact index below
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="memberships",
+                                     db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="list_memberships", db_index=False)
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -85,8 +87,10 @@ pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.Dele
 class SegmentMembership(models.Model):
     """The materialized members of a segment; insert/delete events record who joined and left when."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="segment_memberships")
+    # indexed by the unique (segment, contact) and the contact index below
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="segment_memberships",
+                                db_index=False)
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -97,7 +101,7 @@ class SegmentMembership(models.Model):
 class SegmentChange(models.Model):
     """History of materialized membership: who joined or left a segment, and when."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="changes")
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="changes", db_index=False)
     contact_id = models.UUIDField()
     joined = models.BooleanField(help_text="True: joined; False: left.")
     at = models.DateTimeField(auto_now_add=True)
@@ -120,12 +124,12 @@ class PriorityRule(models.Model):
 
 class Task(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="tasks")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="tasks", db_index=False)
     kind = models.CharField(max_length=20, choices=TaskKind.choices, default=TaskKind.FOLLOW_UP)
     title = models.CharField(max_length=200)
     notes = models.TextField(blank=True, default="")
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="planning_tasks")
+                                 related_name="planning_tasks", db_index=False)
     due_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     outcome = models.TextField(blank=True, default="")
@@ -193,8 +197,10 @@ class CampaignRecipient(models.Model):
     """One row per recipient, materialized once when the campaign starts."""
 
     id = models.BigAutoField(primary_key=True)
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="campaign_recipients")
+    # indexed by the unique (campaign, contact) and the indexes below
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients", db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="campaign_recipients",
+                                db_index=False)
     status = models.CharField(max_length=20, choices=RecipientStatus.choices, default=RecipientStatus.PENDING)
     skip_reason = models.CharField(max_length=50, blank=True, default="")
     communication_id = models.UUIDField(null=True, blank=True)

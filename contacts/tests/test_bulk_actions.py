@@ -92,10 +92,10 @@ def test_a_failing_batch_is_rolled_back_whole_and_reported(run):
     contacts = sorted(ContactFactory.create_batch(4, tags=[]), key=lambda c: c.pk)
     poisoned = contacts[3]  # ids are processed in id order: the second batch holds it
     with connection.cursor() as cursor:
-        cursor.execute("""CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN IF NEW.id = '%s' THEN RAISE EXCEPTION 'refused by test'; END IF; RETURN NEW; END $$;
+        cursor.execute(f"""CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.id = '{poisoned.pk}' THEN RAISE EXCEPTION 'refused by test'; END IF; RETURN NEW; END $$;
             CREATE TRIGGER test_refuse BEFORE UPDATE ON contacts_contact FOR EACH ROW EXECUTE FUNCTION test_refuse();
-            """ % poisoned.pk)
+            """)
     report = run({"action": "add_tags", "params": {"tags": ["x"]}, "ids": [str(c.pk) for c in contacts]})
     assert report["status"] == "done"
     assert [b["status"] for b in report["results"]] == ["applied", "failed"]
