@@ -8,6 +8,8 @@ makes a million rows affordable.
 """
 from __future__ import annotations
 
+import queue
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -21,10 +23,11 @@ from django.db.models import F
 from contacts.choices import Priority
 from contacts.data_models import ErasedIdentity, ImportJob
 from contacts.privacy import identity_hash_sql
+from contacts_project.ids import uuid7_hex_block
 
 from . import normalize, readers
 
-STAGE = ("row_no", "first_name", "last_name", "email", "email_lower", "phone", "job_title", "org_name", "status",
+STAGE = ("id", "row_no", "first_name", "last_name", "email", "email_lower", "phone", "job_title", "org_name", "status",
          "tags", "custom", "timezone", "locale")
 FAILED_ACTIONS = {"reject": ("duplicate", "Rejected: duplicate of contact {match}."),
                   "exists": ("unique", "A contact with this email already exists ({match}).")}
@@ -63,6 +66,46 @@ def chunks(rows: Iterator, size: int) -> Iterator[list]:
         yield batch
 
 
+def prefetched(batches: Iterator[list], depth: int = 1) -> Iterator[list]:
+    """The batches of `batches`, read and cleaned by a thread while the caller works on the previous one:
+    parsing (Python) overlaps with the database's work on the chunk before (psycopg releases the GIL while
+    it waits), so an import costs max(parse, SQL) instead of their sum. The thread touches no database."""
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not put(("batch", batch)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = handoff.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 # --------------------------------------------------------------------------- SQL
 def _event_columns() -> list[str]:
     event = apps.get_model("contacts", "ContactEvent")
@@ -80,15 +123,18 @@ def _stage(cursor, rows: list[tuple[int, dict]]) -> None:
     cursor.execute("DROP TABLE IF EXISTS import_stage")  # a dry run inside an outer transaction leaves it
     cursor.execute("""
         CREATE TEMP TABLE import_stage (
-            row_no int, first_name text, last_name text, email text, email_lower text, phone text,
+            id uuid, row_no int, first_name text, last_name text, email text, email_lower text, phone text,
             job_title text, org_name text, status text, tags text[], custom jsonb, timezone text, locale text,
             action text NOT NULL DEFAULT 'create', match_id uuid, org_id uuid
         ) ON COMMIT DROP""")
+    ids = uuid7_hex_block(len(rows))  # time-ordered like every id (new rows land at the end of the index)
     with cursor.cursor.copy(f"COPY import_stage ({', '.join(STAGE)}) FROM STDIN") as copy:
-        for number, v in rows:
-            copy.write_row((number, v["first_name"], v["last_name"], v["email"], v["email"].lower(), v["phone"],
+        for key, (number, v) in zip(ids, rows):
+            copy.write_row((key, number, v["first_name"], v["last_name"], v["email"], v["email"].lower(), v["phone"],
                             v["job_title"], v["organization"], v["status"], v["tags"],
                             orjson.dumps(v["custom"]).decode(), v["timezone"], v["locale"]))
+    # the planner needs the row count and rough distributions, not a 30,000-row sample per chunk
+    cursor.execute("SET LOCAL default_statistics_target = 10")
     cursor.execute("ANALYZE import_stage")
 
 
@@ -173,9 +219,9 @@ def _insert(cursor, job_id, context_id) -> int:
             INSERT INTO contacts_contact (id, first_name, last_name, email, phone, job_title, organization_id,
                                           status, tags, custom_fields, timezone, locale, priority,
                                           engagement_score, created_at, updated_at, status_changed_at)
-            SELECT gen_random_uuid(), first_name, last_name, email, phone, job_title, org_id, status, tags, custom,
+            SELECT id, first_name, last_name, email, phone, job_title, org_id, status, tags, custom,
                    timezone, locale, %s, 0, clock_timestamp(), clock_timestamp(), now()
-              FROM import_stage WHERE action = 'create' ORDER BY row_no
+              FROM import_stage WHERE action = 'create' ORDER BY id
             ON CONFLICT ((lower(email::text))) WHERE NOT (email::text = '') DO NOTHING
             RETURNING *
         ), rec AS (
@@ -235,6 +281,7 @@ def process_chunk(job: ImportJob, batch: list[tuple[int, Any, list]], *, dry_run
     actions: dict[int, dict] = {}
     with transaction.atomic(), connection.cursor() as cursor:
         if valid:
+            cursor.execute("SET LOCAL work_mem = '64MB'")  # the chunk's sorts and hashes stay in memory
             _stage(cursor, valid)
             _classify(cursor, job.on_duplicate)
             if dry_run:

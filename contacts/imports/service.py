@@ -182,7 +182,7 @@ def import_run(*, job_id) -> ImportJob:
         if job.rows_done:  # resume after the last committed chunk
             rows = islice(rows, job.rows_done, None)
         try:
-            for batch in engine.chunks(rows, chunk_size()):
+            for batch in engine.prefetched(engine.chunks(rows, chunk_size())):
                 engine.process_chunk(job, batch)
                 cache.touch(_lock_key(job_id), lease)
         except Exception as exc:
