@@ -1,0 +1,74 @@
+"""What every audited write pays: the trigger-ignore check is the cheap one and still answers right."""
+import pgtrigger
+import pytest
+from django.apps import apps
+from django.db import connection
+
+from contacts.models import Contact
+from contacts_project.ids import uuid7_hex_block
+
+
+@pytest.mark.django_db
+def test_trigger_ignore_check_has_no_subtransaction():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = '_pgtrigger_should_ignore'")
+        (source,) = cursor.fetchone()
+    assert "EXCEPTION" not in source.upper()
+
+
+@pytest.mark.django_db
+def test_ignored_triggers_are_still_ignored_and_others_still_fire():
+    Event = apps.get_model("contacts", "ContactEvent")
+    with pgtrigger.ignore("contacts.Contact:insert_insert"):
+        quiet = Contact.objects.create(first_name="Quiet")
+    loud = Contact.objects.create(first_name="Loud")
+    assert not Event.objects.filter(pgh_obj_id=quiet.pk).exists()
+    assert Event.objects.filter(pgh_obj_id=loud.pk, pgh_label="insert").count() == 1
+    with connection.cursor() as cursor:  # set then emptied (what pgtrigger leaves after its block)
+        cursor.execute("SELECT set_config('pgtrigger.ignore', '', false)")
+        cursor.execute("SELECT public._pgtrigger_should_ignore('pgtrigger_insert_insert_60225')")
+        assert cursor.fetchone()[0] is False
+
+
+def test_bulk_ids_are_version_7_and_increasing():
+    import uuid
+
+    block = [uuid.UUID(value) for value in uuid7_hex_block(1000)]
+    assert {u.version for u in block} == {7} and {u.variant for u in block} == {uuid.RFC_4122}
+    assert block == sorted(block) and len(set(block)) == 1000
+
+
+def test_prefetched_batches_keep_order_and_pass_errors_on():
+    from contacts.imports.engine import prefetched
+
+    assert list(prefetched(iter([[1], [2], [3]]))) == [[1], [2], [3]]
+
+    def failing():
+        yield [1]
+        raise ValueError("unreadable line 7")
+
+    batches = prefetched(failing())
+    assert next(batches) == [1]
+    with pytest.raises(ValueError, match="line 7"):
+        next(batches)
+
+
+def test_prefetched_reader_stops_when_the_consumer_does():
+    import threading
+
+    from contacts.imports.engine import prefetched
+
+    produced = []
+
+    def endless():
+        n = 0
+        while True:
+            produced.append(n)
+            yield [n]
+            n += 1
+
+    batches = prefetched(endless())
+    assert next(batches) == [0]
+    batches.close()  # the import failed on this chunk: the reader thread must not run on
+    assert not any(t.name == "import-reader" and t.is_alive() for t in threading.enumerate())
+    assert len(produced) <= 3
