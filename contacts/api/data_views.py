@@ -26,6 +26,7 @@ from .. import duplicates, exports, merges, privacy, selectors
 from ..data_models import DuplicateCandidate, DuplicateStatus, ImportJob, ImportRowError, MergeRecord
 from ..filters import ContactFilter
 from ..imports import service as imports
+from ..models import Contact
 
 PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
 ANY = OpenApiTypes.OBJECT
@@ -39,6 +40,26 @@ def require(request, perm: str) -> None:
 
 class DataView(APIView):
     pagination_class = None
+
+
+def visible_ids(user, ids) -> set[str]:
+    """Which of `ids` the user may see (all for admins): a queue or a candidate list never names the others."""
+    if selectors.sees_all(user):
+        return {str(i) for i in ids}
+    rows = selectors.visible_contacts(user, Contact.objects.all()).filter(pk__in=list(ids)).values_list("pk", flat=True)
+    return {str(pk) for pk in rows}
+
+
+def check_pair(user, pair: DuplicateCandidate) -> None:
+    if visible_ids(user, [pair.contact_a_id, pair.contact_b_id]) != {str(pair.contact_a_id), str(pair.contact_b_id)}:
+        raise NotFound("Duplicate pair not found.")
+
+
+def check_merge(user, record: MergeRecord, *, write: bool = False) -> None:
+    try:
+        selectors.check_contact_access(user, record.survivor_key, write=write)
+    except NotFound:
+        raise NotFound("Merge not found.")
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -67,6 +88,9 @@ class DuplicateListView(APIView):
         if state not in DuplicateStatus.values:
             raise InvalidInput.field("status", f"Choose one of {DuplicateStatus.values}.", "invalid_choice")
         queryset = DuplicateCandidate.objects.filter(status=state).select_related("contact_a", "contact_b")
+        if not selectors.sees_all(request.user):  # only pairs of which the user sees both contacts
+            visible = selectors.visible_contacts(request.user, Contact.objects.all()).values("pk")
+            queryset = queryset.filter(contact_a__in=visible, contact_b__in=visible)
         paginator = KeysetCursorPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response([pair_to_dict(p) for p in page])
@@ -89,6 +113,10 @@ class DuplicateDismissView(DataView):
     @extend_schema(request=None, responses={200: ANY, 404: PROBLEM},
                    summary="Not the same person: the pair leaves the queue and refreshes do not bring it back")
     def post(self, request, pair_id, action="dismiss"):
+        key = parse_uuid(pair_id)
+        pair = DuplicateCandidate.objects.filter(pk=key).first() if key else None
+        if pair is not None:
+            check_pair(request.user, pair)
         if action == "dismiss":
             pair = duplicates.duplicate_dismiss(pair_id=pair_id, actor=request.user)
         else:
@@ -100,7 +128,10 @@ class DuplicateDismissView(DataView):
 class ContactDuplicatesView(DataView):
     @extend_schema(responses={200: ANY, 404: PROBLEM}, summary="Possible duplicates of this contact, best first")
     def get(self, request, contact_id):
-        return Response({"results": duplicates.candidates_for_contact(contact_id=contact_id)})
+        selectors.check_contact_access(request.user, contact_id)
+        candidates = duplicates.candidates_for_contact(contact_id=contact_id)
+        seen = visible_ids(request.user, [c["id"] for c in candidates])
+        return Response({"results": [c for c in candidates if c["id"] in seen]})
 
 
 # --------------------------------------------------------------------------- merges
@@ -119,6 +150,9 @@ class MergeView(DataView):
     def post(self, request, contact_id):
         serializer = MergeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        selectors.check_contact_access(request.user, contact_id, write=True)
+        if parse_uuid(serializer.validated_data["other"]) is not None:  # a malformed id is the service's 400
+            selectors.check_contact_access(request.user, serializer.validated_data["other"], write=True)
         record = merges.contact_merge(survivor_id=contact_id, other_id=serializer.validated_data["other"],
                                       fields=serializer.validated_data.get("fields"), actor=request.user)
         return Response({"merge": merges.merge_to_dict(record),
@@ -132,6 +166,7 @@ class MergeDetailView(DataView):
         record = MergeRecord.objects.filter(pk=key).first() if key else None
         if record is None:
             raise NotFound("Merge not found.")
+        check_merge(request.user, record)
         return Response(merges.merge_to_dict(record))
 
 
@@ -141,6 +176,10 @@ class MergeUndoView(DataView):
     @extend_schema(request=None, responses={200: ANY, 404: PROBLEM, 409: PROBLEM},
                    summary="Undo a merge (within MERGE_UNDO_DAYS; later is 409)")
     def post(self, request, merge_id):
+        key = parse_uuid(merge_id)
+        record = MergeRecord.objects.filter(pk=key).first() if key else None
+        if record is not None:
+            check_merge(request.user, record, write=True)
         record = merges.merge_undo(merge_id=merge_id, actor=request.user)
         return Response(merges.merge_to_dict(record))
 
@@ -307,6 +346,7 @@ class PrivacyExportView(DataView):
                    responses={200: ANY, 403: PROBLEM, 404: PROBLEM})
     def get(self, request, contact_id):
         require(request, "contacts.export_personal_data")
+        selectors.check_contact_access(request.user, contact_id)
         data = privacy.personal_data_export(contact_id=contact_id, actor=request.user)
         response = Response(data)
         response["Content-Disposition"] = f'attachment; filename="personal-data-{contact_id}.json"'
@@ -320,6 +360,7 @@ class PrivacyEraseView(DataView):
                    summary="Erase this person's personal data (409 under legal hold)")
     def post(self, request, contact_id):
         require(request, "contacts.erase_personal_data")
+        selectors.check_contact_access(request.user, contact_id, write=True)
         serializer = EraseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(privacy.contact_erase(contact_id=contact_id, actor=request.user,
@@ -332,6 +373,7 @@ class LegalHoldView(DataView):
     @extend_schema(request=HoldSerializer, responses={200: ANY, 404: PROBLEM},
                    summary="Place (POST) or lift (DELETE) a legal hold: no erasure, no retention purge")
     def post(self, request, contact_id):
+        selectors.check_contact_access(request.user, contact_id, write=True)
         serializer = HoldSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         hold = privacy.legal_hold_place(contact_id=contact_id, reason=serializer.validated_data["reason"],
@@ -341,5 +383,6 @@ class LegalHoldView(DataView):
 
     @extend_schema(request=None, responses={204: None, 404: PROBLEM})
     def delete(self, request, contact_id):
+        selectors.check_contact_access(request.user, contact_id, write=True)
         privacy.legal_hold_lift(contact_id=contact_id, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

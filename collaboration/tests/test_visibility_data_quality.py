@@ -1,0 +1,66 @@
+"""Visibility reaches the data-quality and privacy endpoints too: duplicates, merges, GDPR export and
+erasure, legal holds. A contact one may not see is 404 there as everywhere, and never named in a queue."""
+import pytest
+
+from contacts.data_models import DuplicateCandidate
+from contacts.merges import contact_merge
+from contacts.tests.factories import ContactFactory
+from tests.problem import assert_problem
+
+from .test_visibility_matrix import world  # noqa: F401 - the shared fixture
+
+pytestmark = pytest.mark.django_db
+
+
+def pair(a, b) -> DuplicateCandidate:
+    a, b = sorted((a, b), key=lambda c: c.pk)
+    return DuplicateCandidate.objects.create(contact_a=a, contact_b=b, score=0.9,
+                                             reasons=[{"rule": "phone", "score": 0.9, "detail": "x"}])
+
+
+def test_the_queue_lists_only_pairs_whose_contacts_are_both_visible(world):  # noqa: F811
+    seen = pair(world["own"], world["shared"])
+    hidden = pair(world["own"], world["other"])
+    member, admin = world["clients"]["member"], world["clients"]["admin"]
+    assert {p["id"] for p in member.get("/api/v1/duplicates/").json()["results"]} == {str(seen.pk)}
+    assert {p["id"] for p in admin.get("/api/v1/duplicates/").json()["results"]} == {str(seen.pk), str(hidden.pk)}
+    assert_problem(member.post(f"/api/v1/duplicates/{hidden.pk}/dismiss/"), 404)
+    assert member.post(f"/api/v1/duplicates/{seen.pk}/dismiss/").status_code == 200
+    assert DuplicateCandidate.objects.get(pk=hidden.pk).status == "open"
+
+
+def test_candidates_of_a_contact_never_name_an_unseen_one(world):  # noqa: F811
+    twin_hidden = ContactFactory(team=world["other"].team, first_name="Own", last_name="Red",
+                                 phone="+14155550999")
+    twin_seen = ContactFactory(team=world["own"].team, first_name="Own", last_name="Red", phone="+14155550999")
+    world["own"].phone = "+14155550999"
+    world["own"].save(update_fields=["phone"])
+    member, admin = world["clients"]["member"], world["clients"]["admin"]
+    url = f"/api/v1/contacts/{world['own'].pk}/duplicates/"
+    assert {c["id"] for c in member.get(url).json()["results"]} == {str(twin_seen.pk)}
+    assert {c["id"] for c in admin.get(url).json()["results"]} == {str(twin_seen.pk), str(twin_hidden.pk)}
+    assert_problem(member.get(f"/api/v1/contacts/{world['other'].pk}/duplicates/"), 404)
+
+
+def test_merges_need_both_contacts_visible_and_editable(world):  # noqa: F811
+    member = world["clients"]["member"]
+    own, other, shared = world["own"], world["other"], world["shared"]
+    assert_problem(member.post(f"/api/v1/contacts/{own.pk}/merge/", {"other": str(other.pk)}, format="json"), 404)
+    assert_problem(member.post(f"/api/v1/contacts/{other.pk}/merge/", {"other": str(own.pk)}, format="json"), 404)
+    assert_problem(member.post(f"/api/v1/contacts/{own.pk}/merge/", {"other": str(shared.pk)}, format="json"), 403)
+    assert other.__class__.objects.filter(pk__in=[own.pk, other.pk, shared.pk]).count() == 3
+    record = contact_merge(survivor_id=other.pk, other_id=ContactFactory(team=other.team).pk, fields={}, actor=None)
+    assert_problem(member.get(f"/api/v1/contacts/merges/{record.pk}/"), 404)
+    assert_problem(member.post(f"/api/v1/contacts/merges/{record.pk}/undo/"), 404)
+    assert world["clients"]["admin"].get(f"/api/v1/contacts/merges/{record.pk}/").status_code == 200
+
+
+def test_privacy_export_erasure_and_holds_of_an_unseen_contact_are_404(world):  # noqa: F811
+    member, other = world["clients"]["member"], world["other"]
+    assert_problem(member.get(f"/api/v1/contacts/{other.pk}/privacy/export/"), 404)
+    assert_problem(member.post(f"/api/v1/contacts/{other.pk}/privacy/erase/", {}, format="json"), 404)
+    assert_problem(member.post(f"/api/v1/contacts/{other.pk}/legal-hold/", {"reason": "x"}, format="json"), 404)
+    assert_problem(member.delete(f"/api/v1/contacts/{other.pk}/legal-hold/"), 404)
+    other.refresh_from_db()
+    assert other.email == "other@blue.example"  # nothing erased
+    assert member.get(f"/api/v1/contacts/{world['own'].pk}/privacy/export/").status_code == 200
