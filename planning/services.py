@@ -11,6 +11,7 @@ from django.utils import timezone
 from contacts.choices import Priority
 from contacts.filters import ContactFilter
 from contacts.models import Contact
+from contacts.selectors import visible_contacts
 from contacts.services import invalidate_contacts
 from contacts.validation import Errors
 from contacts_project.audit import audited
@@ -333,12 +334,12 @@ def priority_rule_create(*, data: dict[str, Any], actor=None) -> PriorityRule:
 TASK_FIELDS = ("contact", "kind", "title", "notes", "assignee", "due_at", "repeat_every_days")
 
 
-def _clean_task(data: dict, errors: Errors, instance: Task | None) -> dict:
+def _clean_task(data: dict, errors: Errors, instance: Task | None, actor=None) -> dict:
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key == "contact":
-            contact = parse_uuid(value)
-            if contact is None or not Contact.objects.filter(pk=contact).exists():
+            contact = parse_uuid(value)  # a contact the actor may not see does not exist for them
+            if contact is None or not visible_contacts(actor, Contact.objects.all()).filter(pk=contact).exists():
                 errors.add("contact", f"No contact with id {value!r}.", "does_not_exist")
             else:
                 values["contact_id"] = contact
@@ -381,7 +382,7 @@ def task_create(*, data: dict[str, Any], actor=None) -> Task:
     for required in ("contact", "title", "due_at"):
         if required not in data:
             errors.add(required, "This field is required.", "required")
-    values = _clean_task(data, errors, None)
+    values = _clean_task(data, errors, None, actor)
     errors.raise_if_any()
     values.setdefault("assignee_id", getattr(actor, "pk", None))
     with transaction.atomic(), audited(actor, "task.create"):
@@ -396,7 +397,7 @@ def task_update(*, task_id, data: dict[str, Any], actor=None) -> Task:
         if task.status != TaskStatus.OPEN and set(data) - {"notes", "outcome"}:
             raise Conflict(f"The task is {task.status}; only notes and outcome can change.")
         errors = Errors()
-        values = _clean_task(data, errors, task)
+        values = _clean_task(data, errors, task, actor)
         errors.raise_if_any()
         reassigned = "assignee_id" in values and values["assignee_id"] != task.assignee_id
         for key, value in values.items():

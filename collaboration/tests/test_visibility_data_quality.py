@@ -64,3 +64,25 @@ def test_privacy_export_erasure_and_holds_of_an_unseen_contact_are_404(world):  
     other.refresh_from_db()
     assert other.email == "other@blue.example"  # nothing erased
     assert member.get(f"/api/v1/contacts/{world['own'].pk}/privacy/export/").status_code == 200
+
+
+def test_tasks_about_unseen_contacts_are_not_listed_read_changed_or_created(world):  # noqa: F811
+    from django.utils import timezone
+
+    from planning.models import Task
+
+    due = timezone.now() + timezone.timedelta(days=1)
+    hidden = Task.objects.create(contact=world["other"], title="Call Blue", due_at=due, assignee=world["admin"])
+    seen = Task.objects.create(contact=world["own"], title="Call Red", due_at=due, assignee=world["admin"])
+    mine = Task.objects.create(contact=world["other"], title="Assigned to me", due_at=due,
+                               assignee=world["clients"]["member"].user)
+    member, admin = world["clients"]["member"], world["clients"]["admin"]
+    assert {t["id"] for t in member.get("/api/v1/tasks/").json()["results"]} == {str(seen.pk), str(mine.pk)}
+    assert len(admin.get("/api/v1/tasks/").json()["results"]) == 3
+    assert_problem(member.get(f"/api/v1/tasks/{hidden.pk}/"), 404)
+    assert_problem(member.patch(f"/api/v1/tasks/{hidden.pk}/", {"title": "x"}, format="json"), 404)
+    assert_problem(member.post(f"/api/v1/tasks/{hidden.pk}/complete/", {}, format="json"), 404)
+    created = member.post("/api/v1/tasks/", {"contact": str(world["other"].pk), "title": "Sneak",
+                                             "due_at": due.isoformat()}, format="json")
+    assert_problem(created, 400, "contact", "does_not_exist")
+    assert Task.objects.get(pk=hidden.pk).status == "open"

@@ -1,13 +1,15 @@
 """Lists, segments, tasks and call plans: parse, call a service or selector, render."""
 from __future__ import annotations
 
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from contacts.selectors import contact_to_dict
+from contacts.models import Contact
+from contacts.selectors import contact_to_dict, sees_all, visible_contacts
 from contacts_project.errors import InvalidInput, NotFound
 from contacts_project.views import ServiceViewSet
 from organization.selectors import parse_uuid
@@ -201,6 +203,15 @@ class TaskViewSet(ServiceViewSet):
     filterset_fields = {"contact": ["exact"], "assignee": ["exact"], "status": ["exact"], "kind": ["exact"]}
     action_permissions = {"complete": "planning.change_task"}
 
+    def get_queryset(self):
+        """Tasks about contacts the user may see, and tasks assigned to them (an unseen task is 404)."""
+        queryset = super().get_queryset()
+        user = self.request.user
+        if sees_all(user):
+            return queryset
+        return queryset.filter(Q(contact__in=visible_contacts(user, Contact.objects.all()).values("pk"))
+                               | Q(assignee_id=user.pk))
+
     @extend_schema(parameters=[
         OpenApiParameter("mine", bool, description="Only tasks assigned to me."),
         OpenApiParameter("due", str, enum=["today", "overdue"], description="Open tasks due today, or overdue.")])
@@ -225,6 +236,7 @@ class TaskViewSet(ServiceViewSet):
                    summary="Close a task (done or cancelled) with its outcome")
     @action(detail=True, methods=["post"], url_path="complete", filter_backends=[])
     def complete(self, request, pk=None):
+        self.get_object()  # 404 for a task the caller may not see
         serializer = TaskCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         task = services.task_complete(task_id=pk, actor=request.user, **serializer.validated_data)
