@@ -35,3 +35,10 @@ def retention_purge_task() -> dict:
     from .privacy import retention_purge
 
     return retention_purge()
+
+
+@shared_task(name="contacts.rollup_compact")
+def rollup_compact_task() -> dict:
+    from .services import contact_rollup_compact
+
+    return contact_rollup_compact()

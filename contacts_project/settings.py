@@ -152,6 +152,7 @@ CELERY_BEAT_SCHEDULE = {
     "contacts-duplicates-refresh": {"task": "contacts.duplicates_refresh",  # data quality (issue 8)
                                     "schedule": env.float("DUPLICATES_REFRESH_INTERVAL", default=3600.0)},
     "contacts-retention-purge": {"task": "contacts.retention_purge", "schedule": 86400.0},
+    "contacts-rollup-compact": {"task": "contacts.rollup_compact", "schedule": 300.0},  # report counts
 }
 
 # --- Auth -------------------------------------------------------------------------------------
