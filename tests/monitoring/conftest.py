@@ -7,6 +7,15 @@ from contacts_project.celery import app
 from contacts_project.health import BEAT_KEY, WORKER_KEY
 
 
+@pytest.fixture(autouse=True)
+def _no_request_series_from_earlier_tests():
+    """Per-route request histograms pile up over a session (the fuzz test adds hundreds of route/method/status
+    series), and every /metrics scrape renders and parses them all: seconds per scrape late in a run. The
+    tests here assert differences between scrapes, so each starts without them."""
+    metrics.REQUEST_LATENCY.clear()
+    metrics.DB_QUERIES.clear()
+
+
 @pytest.fixture
 def broker():
     client = metrics.broker_redis()
