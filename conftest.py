@@ -42,6 +42,18 @@ def pytest_make_parametrize_id(config, val, argname):
     return None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_argon2():
+    """The configured hashers, in order, with Argon2 at its lowest cost (tests.hashers)."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    argon2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
+    hashers = ["tests.hashers.CheapArgon2PasswordHasher" if h == argon2 else h for h in settings.PASSWORD_HASHERS]
+    with override_settings(PASSWORD_HASHERS=hashers):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     cache.reset_breaker()
