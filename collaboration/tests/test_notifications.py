@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def test_assignment_and_due_tasks_notify_the_assignee(api, make_user, client_for,
                                                       django_capture_on_commit_callbacks):
     ann = make_user("ann")
-    contact = ContactFactory()
+    contact = ContactFactory(owner=ann)  # Ann may see it (tasks about contacts one cannot see are refused)
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post("/api/v1/tasks/", {"contact": str(contact.pk), "title": "Call", "assignee": ann.pk,
                                                "due_at": (timezone.now() - dt.timedelta(minutes=1)).isoformat()},
@@ -33,8 +33,10 @@ def test_assignment_and_due_tasks_notify_the_assignee(api, make_user, client_for
     # assigning a task to yourself is no news
     client = client_for(ann)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post("/api/v1/tasks/", {"contact": str(contact.pk), "title": "Mine",
-                                       "due_at": (timezone.now() + dt.timedelta(days=1)).isoformat()}, format="json")
+        mine = client.post("/api/v1/tasks/", {"contact": str(contact.pk), "title": "Mine",
+                                              "due_at": (timezone.now() + dt.timedelta(days=1)).isoformat()},
+                           format="json")
+    assert mine.status_code == 201, mine.content
     assert Task.objects.filter(assignee=ann).count() == 2
     assert Notification.objects.filter(user=ann, kind="task.assigned").count() == 1
 
