@@ -299,9 +299,10 @@ def segment_refresh(*, segment_id) -> dict:
     return {"segment": str(segment.pk), "joined": joined, "left": left, "members": total}
 
 
-def segment_preview(*, rules: Any, sample: int = 20) -> dict:
-    """Count and a sample for unsaved rules (the count is exact: segments are for targeting)."""
-    queryset = segments.segment_queryset(rules)
+def segment_preview(*, rules: Any, sample: int = 20, user=None) -> dict:
+    """Count and a sample for unsaved rules (the count is exact: segments are for targeting); with `user`,
+    over the contacts that user may see."""
+    queryset = visible_contacts(user, segments.segment_queryset(rules))
     return {"count": queryset.count(), "sample": list(queryset.order_by("-created_at", "-id")[:sample])}
 
 

@@ -86,3 +86,15 @@ def test_tasks_about_unseen_contacts_are_not_listed_read_changed_or_created(worl
                                              "due_at": due.isoformat()}, format="json")
     assert_problem(created, 400, "contact", "does_not_exist")
     assert Task.objects.get(pk=hidden.pk).status == "open"
+
+
+def test_segment_preview_and_explain_see_only_visible_contacts(world):  # noqa: F811
+    member, admin = world["clients"]["member"], world["clients"]["admin"]
+    rules = {"rules": {"field": "status", "op": "eq", "value": "active"}}
+    preview = member.post("/api/v1/segments/preview/", rules, format="json").json()
+    assert preview["count"] == 2 and {c["id"] for c in preview["sample"]} == {str(world["own"].pk),
+                                                                               str(world["shared"].pk)}
+    assert admin.post("/api/v1/segments/preview/", rules, format="json").json()["count"] == 3
+    segment = world["segment"]
+    assert_problem(member.get(f"/api/v1/segments/{segment.pk}/explain/?contact={world['other'].pk}"), 404)
+    assert member.get(f"/api/v1/segments/{segment.pk}/explain/?contact={world['own'].pk}").status_code == 200

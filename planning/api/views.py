@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from contacts.models import Contact
-from contacts.selectors import contact_to_dict, sees_all, visible_contacts
+from contacts.selectors import check_contact_access, contact_to_dict, sees_all, visible_contacts
 from contacts_project.errors import InvalidInput, NotFound
 from contacts_project.views import ServiceViewSet
 from organization.selectors import parse_uuid
@@ -149,7 +149,7 @@ class SegmentViewSet(RankedMembersMixin, ServiceViewSet):
     def preview(self, request):
         serializer = SegmentPreviewSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.segment_preview(rules=serializer.validated_data["rules"])
+        result = services.segment_preview(rules=serializer.validated_data["rules"], user=request.user)
         return Response({"count": result["count"], "sample": [contact_to_dict(c) for c in result["sample"]]})
 
     @extend_schema(parameters=[OpenApiParameter("contact", OpenApiTypes.UUID, required=True)],
@@ -161,6 +161,7 @@ class SegmentViewSet(RankedMembersMixin, ServiceViewSet):
         contact = parse_uuid(request.query_params.get("contact"))
         if contact is None:
             raise InvalidInput.field("contact", "Give ?contact=<id>.", "required")
+        check_contact_access(request.user, contact)
         result = segments.explain(segment.rules, contact, segment_id=segment.pk)
         if not result:
             raise NotFound("Contact not found.")
