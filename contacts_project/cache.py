@@ -112,6 +112,18 @@ def get_or_build(base: str, build: Callable[[], Any], timeout: int) -> Any:
     return value
 
 
+def guarded(operation: Callable[[Any], Any], fallback: Any) -> Any:
+    """`operation(redis_client)` under the breaker: `fallback` at once while Redis is known to be down, or when
+    the operation fails (which opens the breaker). For other Redis users, e.g. the throttles' counters."""
+    if not _available():
+        return fallback
+    try:
+        return operation(_client())
+    except Exception as exc:  # noqa: BLE001 - any Redis failure: the caller carries on without Redis
+        _trip(exc)
+        return fallback
+
+
 def invalidate(*bases: str) -> None:
     """Give each object a new version; the old data keys are never read again and expire."""
     if not bases:

@@ -32,20 +32,22 @@ class CountingThrottle(throttling.SimpleRateThrottle):
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_ends = (window + 1) * self.duration
-        if not app_cache._available():
-            return True  # Redis is down: fail open without waiting for it
         counter, previous = cache.make_key(f"{self.key}:{window}"), cache.make_key(f"{self.key}:{window - 1}")
-        try:
-            pipe = app_cache._client().pipeline(transaction=False)
+
+        def read_counters(client):
+            pipe = client.pipeline(transaction=False)
             pipe.incr(counter)
             pipe.expire(counter, 2 * int(self.duration) + 1)
             pipe.get(previous)
-            count, _, before = pipe.execute()
-        except Exception as exc:  # noqa: BLE001 - a throttle never fails a request
-            app_cache._trip(exc)
-            return True
+            current, _, before = pipe.execute()
+            return current, int(before or 0)
+
+        counts = app_cache.guarded(read_counters, fallback=None)
+        if counts is None:
+            return True  # Redis is down: fail open (the breaker spares the next requests the timeout)
+        count, before = counts
         still_inside = 1 - (self.now % self.duration) / self.duration
-        return count + int(before or 0) * still_inside <= self.num_requests
+        return count + before * still_inside <= self.num_requests
 
     def wait(self) -> float:
         return max(self.window_ends - self.now, 1.0)

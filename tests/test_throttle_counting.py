@@ -46,3 +46,15 @@ def test_the_previous_window_still_counts_for_the_part_of_it_inside_the_last_min
     assert item.allow_request(request(), None) is allowed
     if not allowed:
         assert 1 <= item.wait() <= 60
+
+
+def test_with_redis_known_down_the_throttle_fails_open_at_once():
+    from contacts_project import cache as app_cache
+
+    clock = Clock(1_000_020.0)
+    app_cache._trip(ConnectionError("test: Redis down"))  # the breaker is open, as after a failed call
+    try:
+        assert all(throttle("1/min", clock).allow_request(request(), None) for _ in range(3))
+    finally:
+        app_cache.reset_breaker()
+    assert cache.get(f"throttle_ip_203.0.113.9:{int(clock.now // 60)}") is None  # Redis was not asked
