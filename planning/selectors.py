@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Exists, F, FloatField, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from contacts.models import Contact
-from contacts.selectors import contact_list
+from contacts.selectors import contact_list, sees_all, visible_contacts
 from contacts_project.errors import NotFound
 from organization.selectors import parse_uuid
 
@@ -83,8 +83,13 @@ def segment_changes(*, segment_id) -> QuerySet[SegmentChange]:
     return SegmentChange.objects.filter(segment=segment)
 
 
-def task_list() -> QuerySet[Task]:
-    return Task.objects.select_related("contact")
+def task_list(user=None) -> QuerySet[Task]:
+    """Tasks with their contact; with `user`, those about contacts the user may see and those assigned to them."""
+    queryset = Task.objects.select_related("contact")
+    if user is None or sees_all(user):
+        return queryset
+    return queryset.filter(Q(contact__in=visible_contacts(user, Contact.objects.all()).values("pk"))
+                           | Q(assignee_id=user.pk))
 
 
 def task_get(*, task_id) -> Task:

@@ -16,17 +16,16 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contacts_project.errors import InvalidInput, NotFound
+from contacts_project.errors import InvalidInput
 from contacts_project.pagination import KeysetCursorPagination
 from contacts_project.parsers import StrictJSONParser
 from contacts_project.serializers import StrictSerializer
 from organization.selectors import parse_uuid
 
 from .. import duplicates, exports, merges, privacy, selectors
-from ..data_models import DuplicateCandidate, DuplicateStatus, ImportJob, ImportRowError, MergeRecord
+from ..data_models import DuplicateCandidate, DuplicateStatus, ImportJob, ImportRowError
 from ..filters import ContactFilter
 from ..imports import service as imports
-from ..models import Contact
 
 PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
 ANY = OpenApiTypes.OBJECT
@@ -40,26 +39,6 @@ def require(request, perm: str) -> None:
 
 class DataView(APIView):
     pagination_class = None
-
-
-def visible_ids(user, ids) -> set[str]:
-    """Which of `ids` the user may see (all for admins): a queue or a candidate list never names the others."""
-    if selectors.sees_all(user):
-        return {str(i) for i in ids}
-    rows = selectors.visible_contacts(user, Contact.objects.all()).filter(pk__in=list(ids)).values_list("pk", flat=True)
-    return {str(pk) for pk in rows}
-
-
-def check_pair(user, pair: DuplicateCandidate) -> None:
-    if visible_ids(user, [pair.contact_a_id, pair.contact_b_id]) != {str(pair.contact_a_id), str(pair.contact_b_id)}:
-        raise NotFound("Duplicate pair not found.")
-
-
-def check_merge(user, record: MergeRecord, *, write: bool = False) -> None:
-    try:
-        selectors.check_contact_access(user, record.survivor_key, write=write)
-    except NotFound:
-        raise NotFound("Merge not found.")
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -87,10 +66,7 @@ class DuplicateListView(APIView):
         state = request.query_params.get("status", DuplicateStatus.OPEN)
         if state not in DuplicateStatus.values:
             raise InvalidInput.field("status", f"Choose one of {DuplicateStatus.values}.", "invalid_choice")
-        queryset = DuplicateCandidate.objects.filter(status=state).select_related("contact_a", "contact_b")
-        if not selectors.sees_all(request.user):  # only pairs of which the user sees both contacts
-            visible = selectors.visible_contacts(request.user, Contact.objects.all()).values("pk")
-            queryset = queryset.filter(contact_a__in=visible, contact_b__in=visible)
+        queryset = selectors.duplicate_queue(user=request.user, status=state)
         paginator = KeysetCursorPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response([pair_to_dict(p) for p in page])
@@ -113,10 +89,7 @@ class DuplicateDismissView(DataView):
     @extend_schema(request=None, responses={200: ANY, 404: PROBLEM},
                    summary="Not the same person: the pair leaves the queue and refreshes do not bring it back")
     def post(self, request, pair_id, action="dismiss"):
-        key = parse_uuid(pair_id)
-        pair = DuplicateCandidate.objects.filter(pk=key).first() if key else None
-        if pair is not None:
-            check_pair(request.user, pair)
+        selectors.check_duplicate_access(request.user, pair_id)
         if action == "dismiss":
             pair = duplicates.duplicate_dismiss(pair_id=pair_id, actor=request.user)
         else:
@@ -130,7 +103,7 @@ class ContactDuplicatesView(DataView):
     def get(self, request, contact_id):
         selectors.check_contact_access(request.user, contact_id)
         candidates = duplicates.candidates_for_contact(contact_id=contact_id)
-        seen = visible_ids(request.user, [c["id"] for c in candidates])
+        seen = selectors.visible_contact_ids(request.user, [c["id"] for c in candidates])
         return Response({"results": [c for c in candidates if c["id"] in seen]})
 
 
@@ -162,11 +135,7 @@ class MergeView(DataView):
 class MergeDetailView(DataView):
     @extend_schema(responses={200: ANY, 404: PROBLEM}, summary="A merge record")
     def get(self, request, merge_id):
-        key = parse_uuid(merge_id)
-        record = MergeRecord.objects.filter(pk=key).first() if key else None
-        if record is None:
-            raise NotFound("Merge not found.")
-        check_merge(request.user, record)
+        record = selectors.merge_record_get(merge_id=merge_id, user=request.user)
         return Response(merges.merge_to_dict(record))
 
 
@@ -176,10 +145,7 @@ class MergeUndoView(DataView):
     @extend_schema(request=None, responses={200: ANY, 404: PROBLEM, 409: PROBLEM},
                    summary="Undo a merge (within MERGE_UNDO_DAYS; later is 409)")
     def post(self, request, merge_id):
-        key = parse_uuid(merge_id)
-        record = MergeRecord.objects.filter(pk=key).first() if key else None
-        if record is not None:
-            check_merge(request.user, record, write=True)
+        selectors.merge_record_get(merge_id=merge_id, user=request.user, write=True)
         record = merges.merge_undo(merge_id=merge_id, actor=request.user)
         return Response(merges.merge_to_dict(record))
 

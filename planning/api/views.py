@@ -1,15 +1,13 @@
 """Lists, segments, tasks and call plans: parse, call a service or selector, render."""
 from __future__ import annotations
 
-from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from contacts.models import Contact
-from contacts.selectors import check_contact_access, contact_to_dict, sees_all, visible_contacts
+from contacts.selectors import check_contact_access, contact_to_dict
 from contacts_project.errors import InvalidInput, NotFound
 from contacts_project.views import ServiceViewSet
 from organization.selectors import parse_uuid
@@ -205,13 +203,7 @@ class TaskViewSet(ServiceViewSet):
     action_permissions = {"complete": "planning.change_task"}
 
     def get_queryset(self):
-        """Tasks about contacts the user may see, and tasks assigned to them (an unseen task is 404)."""
-        queryset = super().get_queryset()
-        user = self.request.user
-        if sees_all(user):
-            return queryset
-        return queryset.filter(Q(contact__in=visible_contacts(user, Contact.objects.all()).values("pk"))
-                               | Q(assignee_id=user.pk))
+        return selectors.task_list(self.request.user)  # an unseen task is 404
 
     @extend_schema(parameters=[
         OpenApiParameter("mine", bool, description="Only tasks assigned to me."),
