@@ -8,10 +8,9 @@ makes a million rows affordable.
 """
 from __future__ import annotations
 
-import queue
-import threading
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -66,44 +65,16 @@ def chunks(rows: Iterator, size: int) -> Iterator[list]:
         yield batch
 
 
-def prefetched(batches: Iterator[list], depth: int = 1) -> Iterator[list]:
-    """The batches of `batches`, read and cleaned by a thread while the caller works on the previous one:
+def prefetched(batches: Iterator[list]) -> Iterator[list]:
+    """The batches of `batches`, each read and cleaned by a thread while the caller works on the previous one:
     parsing (Python) overlaps with the database's work on the chunk before (psycopg releases the GIL while
-    it waits), so an import costs max(parse, SQL) instead of their sum. The thread touches no database."""
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                if not put(("batch", batch)):
-                    return
-            put(("done", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            put(("error", exc))
-
-    thread = threading.Thread(target=produce, name="import-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = handoff.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        thread.join(timeout=10)
+    it waits), so an import costs max(parse, SQL) instead of their sum. The thread touches no database; a
+    reader error is raised here, and the reader stops with the caller (at most one batch ahead)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-reader") as reader:
+        upcoming = reader.submit(next, batches, None)
+        while (batch := upcoming.result()) is not None:
+            upcoming = reader.submit(next, batches, None)
+            yield batch
 
 
 # --------------------------------------------------------------------------- SQL
