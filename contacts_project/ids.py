@@ -1,4 +1,6 @@
 """Primary keys: time-ordered UUIDv7, so new rows land at the end of the primary-key index."""
+import secrets
+import time
 import uuid
 
 from uuid6 import uuid7 as _uuid7
@@ -11,9 +13,6 @@ def uuid7() -> uuid.UUID:
 def uuid7_hex_block(count: int) -> list[str]:
     """`count` UUIDv7 values in increasing order, as 32 hex digits (PostgreSQL's uuid input takes them),
     for bulk loads: one clock read and a counter instead of a clock read and a random draw per id."""
-    import secrets
-    import time
-
     millis = time.time_ns() // 1_000_000
     counter = secrets.randbits(73)  # 74 counter bits (rand_a, rand_b): room to add `count` without overflow
     head = (millis << 80) | (0x7 << 76) | (0b10 << 62)
