@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core import serializers
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from contacts_project.audit import audited
@@ -225,7 +226,8 @@ def merge_undo(*, merge_id, actor=None) -> MergeRecord:
             if restore:
                 survivor.save(update_fields=[*restore, "updated_at"])
             email = snap.get("email") or ""
-            if email and Contact.objects.filter(email__iexact=email).exists():
+            if email and Contact.objects.alias(email_lower=Lower("email")).filter(
+                    email_lower=email.lower()).exclude(email="").exists():  # the partial unique index
                 raise Conflict(f"Another contact now uses {email}; change it before undoing this merge.")
             other = Contact(**{k: _restore_value(k, v) for k, v in snap.items()})
             other.save(force_insert=True)

@@ -316,8 +316,8 @@ class _Compiler:
             elif value.endswith("*") and not token.quoted and len(value) > 1:
                 condition |= Q(email__istartswith=value[:-1])
             else:
-                # rides the unique index on lower(email)
-                condition |= Q(Exact(Lower("email"), value.lower()))
+                # rides the unique index on lower(email), which is partial (email <> '')
+                condition |= Q(Exact(Lower("email"), value.lower())) & ~Q(email="")
         return self._apply_op(token, condition)
 
     def _f_phone(self, token: Token) -> Q:

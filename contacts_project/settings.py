@@ -360,7 +360,8 @@ BULK_ACTION_MAX_IDS = 100000
 DUPLICATE_NAME_SIMILARITY = env.float("DUPLICATE_NAME_SIMILARITY", default=0.6)  # pg_trgm similarity
 DUPLICATE_MIN_SCORE = env.float("DUPLICATE_MIN_SCORE", default=0.6)  # pairs below are not candidates
 MERGE_UNDO_DAYS = env.int("MERGE_UNDO_DAYS", default=30)
-IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=50000)  # rows per staged, committed chunk
+IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=20000)  # rows per staged, committed chunk
+IMPORT_WRITERS = env.int("IMPORT_WRITERS", default=2)  # chunks written at once, each on its own connection
 IMPORT_PREVIEW_ROWS = env.int("IMPORT_PREVIEW_ROWS", default=1000)
 ERASURE_HASH_KEY = env("ERASURE_HASH_KEY", default="")  # key of the erased-identity hashes (SECRET_KEY if empty)
 COMMUNICATION_RETENTION_DAYS = env.int("COMMUNICATION_RETENTION_DAYS", default=730)

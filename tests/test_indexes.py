@@ -47,3 +47,27 @@ def test_the_check_finds_a_covered_index():
     with connection.cursor() as cursor:
         cursor.execute("CREATE INDEX probe_contact_status ON contacts_contact (status)")
     assert ("contacts_contact", "probe_contact_status", "contact_status_created") in redundant_indexes()
+
+
+def _plan(sql: str, params=None) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # whatever the table size: is the index usable at all?
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.django_db
+def test_email_lookups_ride_the_partial_unique_index():
+    """lower(email) is indexed only where email <> '': a lookup that does not say so reads every contact."""
+    from django.test.utils import CaptureQueriesContext
+
+    from contacts.duplicates import find_candidates
+    from contacts.models import Contact
+    from contacts.query_language import compile_query
+
+    sql, params = Contact.objects.filter(compile_query("email:Ada@Example.com")).query.sql_with_params()
+    assert "contact_email_ci_unique" in _plan(sql, params)
+    with CaptureQueriesContext(connection) as queries:
+        find_candidates(first_name="Ada", email="ada@example.com")
+    rules = next(q["sql"] for q in queries.captured_queries if "hits AS" in q["sql"])
+    assert "contact_email_ci_unique" in _plan(rules)

@@ -1,15 +1,29 @@
 """The import engine: rows are cleaned in Python, COPYed into a temporary staging table, then matched,
 de-duplicated and merged into contacts with a few set-based statements per chunk.
 
-Each chunk commits with the job's counters (rows_done is the checkpoint: a restarted job skips the rows
-already committed). New contacts are inserted with pghistory's per-row trigger switched off and their
-audit events written by one INSERT … SELECT (same rows, same context: the import job), which is what
-makes a million rows affordable.
+A chunk runs in three short transactions on one connection: classify (reads only, into the session's
+staging table), create the organizations it names (serialized by an advisory lock, so two writers never
+create the same one twice), then write the contacts and commit with the job's counters and the chunk's
+number (`chunks_done` is the checkpoint: a restarted job skips the chunks already committed, whatever
+order they committed in). New contacts are inserted with pghistory's per-row trigger switched off and
+their audit events written by one INSERT … SELECT (same rows, same context: the import job).
+
+Chunks are written by IMPORT_WRITERS threads, each on its own connection, while the calling thread reads
+and cleans the file: PostgreSQL's per-row index work is the bound, and one backend only uses one core.
+What keeps concurrent chunks from racing each other: an email (or, when the policy looks for phone
+duplicates, a phone) seen earlier in the file makes a later row a `duplicate_in_file` before any SQL
+(`FileDuplicates`), so two chunks never insert the same email; organizations are created under a lock;
+existing contacts are locked in id order before an update; counters are added, not overwritten.
 """
 from __future__ import annotations
 
+import functools
+import gc
+import queue
+import sys
+import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,7 +31,7 @@ import orjson
 import pgtrigger
 from django.apps import apps
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Func, Value
 
 from contacts.choices import Priority
 from contacts.data_models import ErasedIdentity, ImportJob
@@ -26,14 +40,17 @@ from contacts_project.ids import uuid7_hex_block
 
 from . import normalize, readers
 
-STAGE = ("id", "row_no", "first_name", "last_name", "email", "email_lower", "phone", "job_title", "org_name", "status",
+STAGE = ("id", "row_no", "action", "first_name", "last_name", "email", "email_lower", "phone", "job_title", "org_name", "status",
          "tags", "custom", "timezone", "locale")
 FAILED_ACTIONS = {"reject": ("duplicate", "Rejected: duplicate of contact {match}."),
                   "exists": ("unique", "A contact with this email already exists ({match}).")}
 SKIPPED_ACTIONS = {"skip": ("duplicate_skipped", "Skipped: duplicate of contact {match}."),
-                   "dup_in_file": ("duplicate_in_file", "Skipped: the same email appears earlier in the file."),
+                   "dup_in_file": ("duplicate_in_file",
+                                   "Skipped: the same email (or phone) appears earlier in the file."),
                    "erased": ("erased", "Skipped: this person's data was erased; re-import needs new consent."),
                    "conflict": ("duplicate_skipped", "Skipped: a contact with this email was created meanwhile.")}
+IN_FILE_DUPLICATE = "in_file_duplicate"
+ORGANIZATIONS_LOCK = 0x1D0C0A65  # pg_advisory_xact_lock key: one import at a time creates organizations
 
 
 # --------------------------------------------------------------------------- row stream
@@ -63,6 +80,35 @@ def chunks(rows: Iterator, size: int) -> Iterator[list]:
             batch = []
     if batch:
         yield batch
+
+
+class FileDuplicates:
+    """Emails, and phones when the policy looks for phone duplicates, of the rows kept so far in the file.
+
+    A later row with one of them is a duplicate within the file (skipped, whatever the chunk boundaries),
+    which is also what lets chunks be written concurrently: no two of them insert the same email. Keys
+    are 64-bit hashes (about 70 MB for a million rows, not the strings).
+    """
+
+    def __init__(self, policy: str):
+        self.phones = policy != "create"
+        self._seen: set[int] = set()
+
+    def mark(self, batch: list) -> list:
+        seen = self._seen
+        for _, values, _ in batch:
+            if values is None:
+                continue
+            keys = []
+            if values["email"]:
+                keys.append(hash(values["email"].lower()))
+            if self.phones and values["phone"]:
+                keys.append(hash(("phone", values["phone"])))
+            if any(key in seen for key in keys):
+                values[IN_FILE_DUPLICATE] = True
+            else:
+                seen.update(keys)
+        return batch
 
 
 def prefetched(batches: Iterator[list]) -> Iterator[list]:
@@ -96,17 +142,40 @@ def _stage(cursor, rows: list[tuple[int, dict]]) -> None:
         CREATE TEMP TABLE import_stage (
             id uuid, row_no int, first_name text, last_name text, email text, email_lower text, phone text,
             job_title text, org_name text, status text, tags text[], custom jsonb, timezone text, locale text,
-            action text NOT NULL DEFAULT 'create', match_id uuid, org_id uuid
-        ) ON COMMIT DROP""")
+            action text NOT NULL, match_id uuid, org_id uuid
+        )""")  # kept across the chunk's three transactions; dropped when the chunk ends
     ids = uuid7_hex_block(len(rows))  # time-ordered like every id (new rows land at the end of the index)
     with cursor.cursor.copy(f"COPY import_stage ({', '.join(STAGE)}) FROM STDIN") as copy:
-        for key, (number, v) in zip(ids, rows):
-            copy.write_row((key, number, v["first_name"], v["last_name"], v["email"], v["email"].lower(), v["phone"],
-                            v["job_title"], v["organization"], v["status"], v["tags"],
-                            orjson.dumps(v["custom"]).decode(), v["timezone"], v["locale"]))
+        copy.write(_copy_text(ids, rows))
     # the planner needs the row count and rough distributions, not a 30,000-row sample per chunk
     cursor.execute("SET LOCAL default_statistics_target = 10")
     cursor.execute("ANALYZE import_stage")
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+@functools.lru_cache(maxsize=4096)  # files repeat the same few tag sets
+def _array_literal(tags: tuple[str, ...]) -> str:
+    return "{" + ",".join('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in tags) + "}"
+
+
+def _copy_text(ids: list[str], rows: list[tuple[int, dict]]) -> str:
+    """The staging rows in COPY's text format, built in one pass: psycopg's per-row adaptation (arrays
+    above all) cost more than the parsing. Phones (E.164), statuses, zones and locales are validated
+    and need no escaping; free text, emails, tags and the JSON do."""
+    lines = []
+    for key, (number, v) in zip(ids, rows):
+        email = v["email"].translate(_COPY_ESCAPES)
+        lines.append("\t".join((
+            key, str(number), "dup_in_file" if v.get(IN_FILE_DUPLICATE) else "create",
+            v["first_name"].translate(_COPY_ESCAPES), v["last_name"].translate(_COPY_ESCAPES), email,
+            email.lower(), v["phone"], v["job_title"].translate(_COPY_ESCAPES),
+            v["organization"].translate(_COPY_ESCAPES), v["status"],
+            _array_literal(tuple(v["tags"])).translate(_COPY_ESCAPES),
+            orjson.dumps(v["custom"]).decode().translate(_COPY_ESCAPES), v["timezone"], v["locale"])))
+    lines.append("")
+    return "\n".join(lines)
 
 
 def _classify(cursor, policy: str) -> None:
@@ -119,31 +188,41 @@ def _classify(cursor, policy: str) -> None:
              WHERE EXISTS (SELECT 1 FROM contacts_erasedidentity e
                             WHERE (s.email_lower <> '' AND e.digest = {email_hash})
                                OR (s.phone <> '' AND e.digest = {phone_hash}))""", [*email_params, *phone_params])
+    # one index probe per staged row (a join would read every contact once per chunk)
     cursor.execute("""
-        UPDATE import_stage s SET action = 'dup_in_file'
-          FROM (SELECT row_no, row_number() OVER (PARTITION BY email_lower ORDER BY row_no) AS n
-                  FROM import_stage WHERE email_lower <> '') d
-         WHERE d.row_no = s.row_no AND d.n > 1 AND s.action = 'create'""")
-    cursor.execute("""
-        UPDATE import_stage s SET match_id = c.id FROM contacts_contact c
-         WHERE s.action = 'create' AND s.email_lower <> '' AND lower(c.email::text) = s.email_lower""")
+        UPDATE import_stage s SET match_id = (SELECT c.id FROM contacts_contact c
+                                               WHERE lower(c.email::text) = s.email_lower AND c.email::text <> '')
+         WHERE s.action = 'create' AND s.email_lower <> ''""")
     if policy != "create":  # a shared phone is only a duplicate when the caller asks us to look for them
         cursor.execute("""
-            UPDATE import_stage s SET match_id = c.id FROM contacts_contact c
-             WHERE s.action = 'create' AND s.match_id IS NULL AND s.phone <> '' AND c.phone <> ''
-               AND c.phone = s.phone""")
+            UPDATE import_stage s SET match_id = (SELECT c.id FROM contacts_contact c
+                                                   WHERE c.phone = s.phone AND c.phone <> '' ORDER BY c.id LIMIT 1)
+             WHERE s.action = 'create' AND s.match_id IS NULL AND s.phone <> ''""")
     target = {"create": "exists", "skip": "skip", "update": "update", "reject": "reject"}[policy]
     cursor.execute("UPDATE import_stage SET action = %s WHERE action = 'create' AND match_id IS NOT NULL", [target])
 
 
-def _organizations(cursor) -> None:
-    """Organizations by name, any case; the ones not found are created (one statement each way)."""
-    cursor.execute("""
-        INSERT INTO organization_organization (id, name, domain, created_at, updated_at)
-        SELECT gen_random_uuid(), min(s.org_name), '', now(), now() FROM import_stage s
-         WHERE s.org_name <> '' AND s.action IN ('create', 'update')
-           AND NOT EXISTS (SELECT 1 FROM organization_organization o WHERE lower(o.name) = lower(s.org_name))
-         GROUP BY lower(s.org_name)""")
+def _organization_names(cursor) -> list[str]:
+    cursor.execute("SELECT DISTINCT org_name FROM import_stage WHERE org_name <> '' AND action IN ('create', 'update')")
+    return [name for (name,) in cursor.fetchall()]
+
+
+def _ensure_organizations(job: ImportJob, names: list[str]) -> None:
+    """Organizations by name, any case; the ones not found are created, in a transaction of their own under
+    an advisory lock (concurrent chunks would otherwise both create "Acme")."""
+    if not names:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ORGANIZATIONS_LOCK])
+        _set_audit_context(cursor, job)
+        cursor.execute("""
+            INSERT INTO organization_organization (id, name, domain, created_at, updated_at)
+            SELECT gen_random_uuid(), min(n), '', now(), now() FROM unnest(%s::text[]) n
+             WHERE NOT EXISTS (SELECT 1 FROM organization_organization o WHERE lower(o.name) = lower(n))
+             GROUP BY lower(n)""", [names])
+
+
+def _link_organizations(cursor) -> None:
     cursor.execute("""
         UPDATE import_stage s SET org_id = o.id
           FROM (SELECT DISTINCT ON (lower(name)) id, lower(name) AS lname FROM organization_organization
@@ -153,6 +232,10 @@ def _organizations(cursor) -> None:
 
 
 def _update(cursor, job_id) -> int:
+    # in id order: a concurrent chunk updating some of the same contacts waits instead of deadlocking
+    cursor.execute("""
+        SELECT 1 FROM contacts_contact WHERE id IN (SELECT match_id FROM import_stage WHERE action = 'update')
+         ORDER BY id FOR UPDATE""")
     cursor.execute("""
         INSERT INTO contacts_importedcontact (job_id, contact_id, created, before)
         SELECT DISTINCT ON (c.id) %s, c.id, false,
@@ -167,7 +250,8 @@ def _update(cursor, job_id) -> int:
             first_name = coalesce(nullif(s.first_name, ''), c.first_name),
             last_name = coalesce(nullif(s.last_name, ''), c.last_name),
             email = CASE WHEN c.email = '' AND s.email <> '' AND NOT EXISTS (
-                              SELECT 1 FROM contacts_contact o WHERE lower(o.email::text) = s.email_lower)
+                              SELECT 1 FROM contacts_contact o
+                               WHERE lower(o.email::text) = s.email_lower AND o.email::text <> '')
                          THEN s.email ELSE c.email END,
             phone = coalesce(nullif(s.phone, ''), c.phone),
             job_title = coalesce(nullif(s.job_title, ''), c.job_title),
@@ -216,18 +300,19 @@ def _record_errors(cursor, job_id, errors: list[tuple[int, normalize.RowError]])
 
 
 def _staged_outcomes(cursor, job_id) -> None:
-    """Row errors for the rows SQL failed or skipped, with the contact they duplicate."""
-    for action, (code, message) in {**FAILED_ACTIONS, **SKIPPED_ACTIONS}.items():
-        head, _, tail = message.partition("{match}")
-        cursor.execute("""
-            INSERT INTO contacts_importrowerror (job_id, row, field, code, message)
-            SELECT %s, row_no, CASE WHEN email <> '' THEN 'email' ELSE 'phone' END, %s,
-                   %s || coalesce(match_id::text, '') || %s
-              FROM import_stage WHERE action = %s""", [job_id, code, head, tail if "{match}" in message else "",
-                                                        action])
+    """Row errors for the rows SQL failed or skipped, with the contact they duplicate (one statement)."""
+    outcomes = [(action, code, *message.split("{match}", 1)) if "{match}" in message else (action, code, message, "")
+                for action, (code, message) in {**FAILED_ACTIONS, **SKIPPED_ACTIONS}.items()]
+    cursor.execute(f"""
+        INSERT INTO contacts_importrowerror (job_id, row, field, code, message)
+        SELECT %s, s.row_no, CASE WHEN s.email <> '' THEN 'email' ELSE 'phone' END, o.code,
+               o.head || coalesce(s.match_id::text, '') || o.tail
+          FROM import_stage s JOIN (VALUES {", ".join(["(%s, %s, %s, %s)"] * len(outcomes))}) o(action, code, head, tail)
+            ON o.action = s.action""", [job_id, *[value for outcome in outcomes for value in outcome]])
 
 
-def _context(job: ImportJob) -> uuid.UUID:
+def ensure_context(job: ImportJob) -> uuid.UUID:
+    """The import's audit context (every event the import writes points to it)."""
     Context = apps.get_model("pghistory", "Context")
     meta = {"action": "contact.import", "import": str(job.id), "format": job.format}
     if job.actor_id:
@@ -243,47 +328,126 @@ def _set_audit_context(cursor, job: ImportJob) -> None:
                    "set_config('pghistory.context_metadata', %s, true)", [str(job.id), orjson.dumps(meta).decode()])
 
 
-def process_chunk(job: ImportJob, batch: list[tuple[int, Any, list]], *, dry_run: bool = False) -> dict[str, Any]:
-    """Stage, classify and (unless dry_run) merge one chunk; returns its counts (and per-row actions on a dry run)."""
+def process_chunk(job: ImportJob, batch: list[tuple[int, Any, list]], *, dry_run: bool = False,
+                  index: int | None = None) -> dict[str, Any]:
+    """Stage, classify and (unless dry_run) merge one chunk; returns its counts (and per-row actions on a dry run).
+    `index` (the chunk's number in the file) is recorded in the job's checkpoint with the counters."""
     valid = [(number, values) for number, values, _ in batch if values is not None]
     errors = [(number, error) for number, _, problems in batch for error in problems]
     failed_in_python = sum(1 for _, values, _ in batch if values is None)
     counts = {"rows": len(batch), "created": 0, "updated": 0, "skipped": 0, "failed": failed_in_python}
-    actions: dict[int, dict] = {}
-    with transaction.atomic(), connection.cursor() as cursor:
-        if valid:
-            cursor.execute("SET LOCAL work_mem = '64MB'")  # the chunk's sorts and hashes stay in memory
-            _stage(cursor, valid)
-            _classify(cursor, job.on_duplicate)
-            if dry_run:
-                cursor.execute("SELECT row_no, action, match_id FROM import_stage")
-                actions = {row: {"action": action, "duplicate_of": str(match) if match else None}
-                           for row, action, match in cursor.fetchall()}
-                transaction.set_rollback(True)
-                return {"counts": _dry_counts(actions, counts), "actions": actions}
-            _set_audit_context(cursor, job)
-            _organizations(cursor)
-            context_id = _context(job)
-            counts["updated"] = _update(cursor, job.id)
-            to_create = _count(cursor, "action = 'create'")
-            counts["created"] = _insert(cursor, job.id, context_id)
-            if counts["created"] < to_create:  # lost a race on the email index: those rows are skipped
-                cursor.execute("""
-                    UPDATE import_stage s SET action = 'conflict' WHERE action = 'create' AND NOT EXISTS (
-                        SELECT 1 FROM contacts_contact c WHERE lower(c.email::text) = s.email_lower
-                          AND c.id IN (SELECT contact_id FROM contacts_importedcontact WHERE job_id = %s))""",
-                               [job.id])
-            counts["skipped"] = _count(cursor, "action IN ('skip', 'dup_in_file', 'erased', 'conflict')")
-            counts["failed"] += _count(cursor, "action IN ('reject', 'exists')")
-            _staged_outcomes(cursor, job.id)
-        elif dry_run:
+    if not valid:
+        if dry_run:
             return {"counts": _dry_counts({}, counts), "actions": {}}
-        _record_errors(cursor, job.id, errors)
-        ImportJob.objects.filter(pk=job.pk).update(
-            rows_done=F("rows_done") + counts["rows"], created=F("created") + counts["created"],
-            updated=F("updated") + counts["updated"], skipped=F("skipped") + counts["skipped"],
-            failed=F("failed") + counts["failed"])
+        with transaction.atomic(), connection.cursor() as cursor:
+            _record_errors(cursor, job.id, errors)
+            _checkpoint(job, counts, index)
+        return counts
+    with connection.cursor() as cursor:
+        try:
+            with transaction.atomic():  # 1. classify: reads only, into the staging table
+                cursor.execute("SET LOCAL work_mem = '64MB'")  # the chunk's sorts and hashes stay in memory
+                _stage(cursor, valid)
+                _classify(cursor, job.on_duplicate)
+                if dry_run:
+                    cursor.execute("SELECT row_no, action, match_id FROM import_stage")
+                    actions = {row: {"action": action, "duplicate_of": str(match) if match else None}
+                               for row, action, match in cursor.fetchall()}
+                    return {"counts": _dry_counts(actions, counts), "actions": actions}
+                names = _organization_names(cursor)
+            _ensure_organizations(job, names)  # 2. its own transaction, under a lock
+            with transaction.atomic():  # 3. the writes, the counters and the checkpoint
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+                _set_audit_context(cursor, job)
+                _link_organizations(cursor)
+                counts["updated"] = _update(cursor, job.id)
+                to_create = _count(cursor, "action = 'create'")
+                counts["created"] = _insert(cursor, job.id, job.id)
+                if counts["created"] < to_create:  # lost a race on the email index: those rows are skipped
+                    cursor.execute("""
+                        UPDATE import_stage s SET action = 'conflict' WHERE action = 'create' AND NOT EXISTS (
+                            SELECT 1 FROM contacts_contact c
+                             WHERE lower(c.email::text) = s.email_lower AND c.email::text <> ''
+                              AND c.id IN (SELECT contact_id FROM contacts_importedcontact WHERE job_id = %s))""",
+                                   [job.id])
+                counts["skipped"] = _count(cursor, "action IN ('skip', 'dup_in_file', 'erased', 'conflict')")
+                counts["failed"] += _count(cursor, "action IN ('reject', 'exists')")
+                _staged_outcomes(cursor, job.id)
+                _record_errors(cursor, job.id, errors)
+                _checkpoint(job, counts, index)
+        finally:
+            cursor.execute("DROP TABLE IF EXISTS import_stage")
     return counts
+
+
+def _checkpoint(job: ImportJob, counts: dict[str, int], index: int | None) -> None:
+    """Add the chunk's counts to the job (added, not overwritten: chunks commit concurrently) and its number."""
+    extra = {"chunks_done": Func(F("chunks_done"), Value(index), function="array_append")} if index is not None else {}
+    ImportJob.objects.filter(pk=job.pk).update(
+        rows_done=F("rows_done") + counts["rows"], created=F("created") + counts["created"],
+        updated=F("updated") + counts["updated"], skipped=F("skipped") + counts["skipped"],
+        failed=F("failed") + counts["failed"], **extra)
+
+
+def write_chunks(job: ImportJob, batches: Iterator[tuple[int, list]], *, writers: int,
+                 after_each: Callable[[], None] = lambda: None) -> None:
+    """process_chunk for every (index, batch), on `writers` threads with a connection each, while this thread
+    reads the next batches. Inside a transaction (a test, a dry run) other connections could not see the
+    job, so everything runs here, one chunk after the other. The first failure stops the import."""
+    ensure_context(job)
+    # the rows are plain dicts and lists, freed by reference counting; the cyclic collector would walk
+    # every row held in flight again and again (a third of the parsing time)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        if writers <= 1 or connection.in_atomic_block:
+            for index, batch in prefetched(batches):
+                process_chunk(job, batch, index=index)
+                after_each()
+        else:
+            _write_concurrently(job, batches, writers=writers, after_each=after_each)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _write_concurrently(job: ImportJob, batches: Iterator[tuple[int, list]], *, writers: int,
+                        after_each: Callable[[], None]) -> None:
+    work: queue.Queue = queue.Queue(maxsize=1)  # bounded: memory holds a few chunks, never the file
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            while (item := work.get()) is not None:
+                if not failures:
+                    try:
+                        process_chunk(job, item[1], index=item[0])
+                    except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                        failures.append(exc)
+        finally:
+            connection.close()  # this thread's own connection (back to the pool)
+
+    threads = [threading.Thread(target=writer, name=f"import-writer-{n}", daemon=True) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    # this thread parses without pause; a writer back from PostgreSQL (or feeding COPY) waits for the GIL
+    # up to the switch interval (5 ms) each time, which at ~40 round trips per chunk left writers idle
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    try:
+        for item in batches:
+            if failures:
+                break
+            work.put(item)
+            after_each()
+    finally:
+        for _ in threads:
+            work.put(None)
+        for thread in threads:
+            thread.join()
+        sys.setswitchinterval(interval)
+    if failures:
+        raise failures[0]
 
 
 def _count(cursor, where: str) -> int:

@@ -29,7 +29,11 @@ PREVIEW_SHOWN = 20
 
 
 def chunk_size() -> int:
-    return int(getattr(settings, "IMPORT_CHUNK_ROWS", 50000))
+    return int(getattr(settings, "IMPORT_CHUNK_ROWS", 20000))
+
+
+def writers() -> int:
+    return max(1, int(getattr(settings, "IMPORT_WRITERS", 2)))
 
 
 def preview_rows() -> int:
@@ -116,11 +120,14 @@ def enqueue_run(job: ImportJob) -> None:
 def import_preview(*, job: ImportJob, headers: list[str] | None = None) -> dict[str, Any]:
     """The first rows parsed, their errors, and what would be created, updated or skipped (nothing written)."""
     detected = readers.Detected(job.format, job.encoding, job.delimiter)
-    rows = list(islice(engine.cleaned_rows(job, detected, path_of(job)), preview_rows()))
+    rows = engine.FileDuplicates(job.on_duplicate).mark(
+        list(islice(engine.cleaned_rows(job, detected, path_of(job)), preview_rows())))
     result = engine.process_chunk(job, rows, dry_run=True)
     shown = []
     for number, values, problems in rows[:PREVIEW_SHOWN]:
         outcome = result["actions"].get(number, {"action": "fail", "duplicate_of": None})
+        if values is not None:
+            values = {k: v for k, v in values.items() if k != engine.IN_FILE_DUPLICATE}
         shown.append({"row": number, "values": values, "action": outcome["action"],
                       "duplicate_of": outcome["duplicate_of"],
                       "errors": [{"field": e.field, "code": e.code, "message": e.message} for e in problems]})
@@ -165,6 +172,21 @@ def _announce_finished(job: ImportJob) -> None:
                              "skipped": job.skipped, "failed": job.failed})
 
 
+def _pending_chunks(job: ImportJob) -> Iterator[tuple[int, list]]:
+    """(chunk number, rows) of the file not yet committed: a resumed job skips the chunks in its checkpoint
+    (they still feed the in-file duplicate check). A job checkpointed by row count resumes after those rows."""
+    detected = readers.Detected(job.format, job.encoding, job.delimiter)
+    rows: Iterator = engine.cleaned_rows(job, detected, path_of(job))
+    if job.rows_done and not job.chunks_done:
+        rows = islice(rows, job.rows_done, None)
+    done = set(job.chunks_done)
+    duplicates = engine.FileDuplicates(job.on_duplicate)
+    for index, batch in enumerate(engine.chunks(rows, job.chunk_rows)):
+        duplicates.mark(batch)
+        if index not in done:
+            yield index, batch
+
+
 def import_run(*, job_id) -> ImportJob:
     """The task body: claim the job, stream the file in chunks, commit each with the counters. Idempotent:
     a finished job does nothing; a job whose worker died resumes after its last committed chunk."""
@@ -177,14 +199,12 @@ def import_run(*, job_id) -> ImportJob:
         job = _job(job_id)
         if not claimed:
             return job
-        detected = readers.Detected(job.format, job.encoding, job.delimiter)
-        rows: Iterator = engine.cleaned_rows(job, detected, path_of(job))
-        if job.rows_done:  # resume after the last committed chunk
-            rows = islice(rows, job.rows_done, None)
+        if not job.chunk_rows:  # fixed at the first run, so a resumed job cuts the file the same way
+            job.chunk_rows = chunk_size()
+            job.save(update_fields=["chunk_rows"])
         try:
-            for batch in engine.prefetched(engine.chunks(rows, chunk_size())):
-                engine.process_chunk(job, batch)
-                cache.touch(_lock_key(job_id), lease)
+            engine.write_chunks(job, _pending_chunks(job), writers=writers(),
+                                after_each=lambda: cache.touch(_lock_key(job_id), lease))
         except Exception as exc:
             ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, finished_at=timezone.now(),
                                                        detail=f"{type(exc).__name__}: {exc}"[:2000])
