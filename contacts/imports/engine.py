@@ -40,8 +40,8 @@ from contacts_project.ids import uuid7_hex_block
 
 from . import normalize, readers
 
-STAGE = ("id", "row_no", "action", "first_name", "last_name", "email", "email_lower", "phone", "job_title", "org_name", "status",
-         "tags", "custom", "timezone", "locale")
+STAGE = ("id", "row_no", "action", "first_name", "last_name", "email", "email_lower", "phone", "job_title",
+         "org_name", "status", "tags", "custom", "timezone", "locale")
 FAILED_ACTIONS = {"reject": ("duplicate", "Rejected: duplicate of contact {match}."),
                   "exists": ("unique", "A contact with this email already exists ({match}).")}
 SKIPPED_ACTIONS = {"skip": ("duplicate_skipped", "Skipped: duplicate of contact {match}."),
@@ -303,12 +303,12 @@ def _staged_outcomes(cursor, job_id) -> None:
     """Row errors for the rows SQL failed or skipped, with the contact they duplicate (one statement)."""
     outcomes = [(action, code, *message.split("{match}", 1)) if "{match}" in message else (action, code, message, "")
                 for action, (code, message) in {**FAILED_ACTIONS, **SKIPPED_ACTIONS}.items()]
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(outcomes))
     cursor.execute(f"""
         INSERT INTO contacts_importrowerror (job_id, row, field, code, message)
         SELECT %s, s.row_no, CASE WHEN s.email <> '' THEN 'email' ELSE 'phone' END, o.code,
                o.head || coalesce(s.match_id::text, '') || o.tail
-          FROM import_stage s JOIN (VALUES {", ".join(["(%s, %s, %s, %s)"] * len(outcomes))}) o(action, code, head, tail)
-            ON o.action = s.action""", [job_id, *[value for outcome in outcomes for value in outcome]])
+          FROM import_stage s JOIN (VALUES {values}) o(action, code, head, tail) ON o.action = s.action""", [job_id, *[value for outcome in outcomes for value in outcome]])
 
 
 def ensure_context(job: ImportJob) -> uuid.UUID:
