@@ -308,7 +308,8 @@ def _staged_outcomes(cursor, job_id) -> None:
         INSERT INTO contacts_importrowerror (job_id, row, field, code, message)
         SELECT %s, s.row_no, CASE WHEN s.email <> '' THEN 'email' ELSE 'phone' END, o.code,
                o.head || coalesce(s.match_id::text, '') || o.tail
-          FROM import_stage s JOIN (VALUES {values}) o(action, code, head, tail) ON o.action = s.action""", [job_id, *[value for outcome in outcomes for value in outcome]])
+          FROM import_stage s JOIN (VALUES {values}) o(action, code, head, tail) ON o.action = s.action""",
+                   [job_id, *[value for outcome in outcomes for value in outcome]])
 
 
 def ensure_context(job: ImportJob) -> uuid.UUID:
