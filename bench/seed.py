@@ -63,6 +63,19 @@ BIG_TABLES = ("contacts_contact", "contacts_contactcategory", "contacts_groupmem
 CHUNK_ROWS = 20000
 
 
+REBUILD_COUNTS = ("SELECT contacts_rollup_rebuild()", """
+    INSERT INTO contacts_organizationcontactcount (organization_id, contacts)
+    SELECT o.id, count(c.id) FROM organization_organization o LEFT JOIN contacts_contact c ON c.organization_id = o.id
+     GROUP BY o.id
+    ON CONFLICT (organization_id) DO UPDATE SET contacts = EXCLUDED.contacts""")
+
+
+def rebuild_counts(conn) -> None:
+    """The counts the statement triggers keep, recomputed after writes made with the triggers off."""
+    for statement in REBUILD_COUNTS:
+        conn.execute(statement)
+
+
 def uuid7_text(ms: int, i: int, salt: int = 0) -> str:
     """A time-ordered (v7) UUID for row i at epoch-millisecond ms; unique per (i, salt)."""
     rand_b = 0x8000000000000000 | (((i << 4 | salt) * 2654435761) & 0x3FFFFFFFFFFFFFFF)
@@ -251,11 +264,7 @@ def seed(dsn: str, n_contacts: int, log=print) -> dict:
                 conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         conn.execute("RESET session_replication_role")
         # the counts the statement triggers keep (they were off during the load)
-        conn.execute("SELECT contacts_rollup_rebuild()")
-        conn.execute("""INSERT INTO contacts_organizationcontactcount (organization_id, contacts)
-                        SELECT organization_id, count(*) FROM contacts_contact WHERE organization_id IS NOT NULL
-                        GROUP BY organization_id
-                        ON CONFLICT (organization_id) DO UPDATE SET contacts = EXCLUDED.contacts""")
+        rebuild_counts(conn)
         started = time.perf_counter()
         for table in ("organization_organization", "organization_category", *BIG_TABLES, "contacts_contactgroup"):
             conn.execute(f"VACUUM (ANALYZE) {table}")

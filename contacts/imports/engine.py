@@ -188,15 +188,16 @@ def _classify(cursor, policy: str) -> None:
              WHERE EXISTS (SELECT 1 FROM contacts_erasedidentity e
                             WHERE (s.email_lower <> '' AND e.digest = {email_hash})
                                OR (s.phone <> '' AND e.digest = {phone_hash}))""", [*email_params, *phone_params])
-    # one index probe per staged row (a join would read every contact once per chunk)
+    # one index probe per staged row (a join would read every contact once per chunk). No ORDER BY … LIMIT:
+    # before the table's first ANALYZE (a first import) the planner would walk the primary key for it.
     cursor.execute("""
         UPDATE import_stage s SET match_id = (SELECT c.id FROM contacts_contact c
                                                WHERE lower(c.email::text) = s.email_lower AND c.email::text <> '')
          WHERE s.action = 'create' AND s.email_lower <> ''""")
     if policy != "create":  # a shared phone is only a duplicate when the caller asks us to look for them
         cursor.execute("""
-            UPDATE import_stage s SET match_id = (SELECT c.id FROM contacts_contact c
-                                                   WHERE c.phone = s.phone AND c.phone <> '' ORDER BY c.id LIMIT 1)
+            UPDATE import_stage s SET match_id = (SELECT (array_agg(c.id ORDER BY c.id))[1] FROM contacts_contact c
+                                                   WHERE c.phone = s.phone AND c.phone <> '')
              WHERE s.action = 'create' AND s.match_id IS NULL AND s.phone <> ''""")
     target = {"create": "exists", "skip": "skip", "update": "update", "reject": "reject"}[policy]
     cursor.execute("UPDATE import_stage SET action = %s WHERE action = 'create' AND match_id IS NOT NULL", [target])
@@ -234,7 +235,8 @@ def _link_organizations(cursor) -> None:
 def _update(cursor, job_id) -> int:
     # in id order: a concurrent chunk updating some of the same contacts waits instead of deadlocking
     cursor.execute("""
-        SELECT 1 FROM contacts_contact WHERE id IN (SELECT match_id FROM import_stage WHERE action = 'update')
+        SELECT 1 FROM contacts_contact
+         WHERE id = ANY(ARRAY(SELECT match_id FROM import_stage WHERE action = 'update'))
          ORDER BY id FOR UPDATE""")
     cursor.execute("""
         INSERT INTO contacts_importedcontact (job_id, contact_id, created, before)
