@@ -25,10 +25,11 @@ import django  # noqa: E402
 
 django.setup()
 
+from seed import REBUILD_COUNTS  # noqa: E402
+
 from contacts.data_models import ImportedContact, ImportJob  # noqa: E402
 from contacts.imports.readers import detect  # noqa: E402
 from contacts.imports.service import import_run  # noqa: E402
-from seed import REBUILD_COUNTS  # noqa: E402
 
 FIRST = ["Ada", "Alan", "Grace", "Linus", "Margaret", "Tim", "Barbara", "Dennis", "Ken", "Frances", "José", "Zoë"]
 LAST = ["Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Berners-Lee", "Liskov", "Ritchie", "Müller"]
