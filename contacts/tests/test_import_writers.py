@@ -122,3 +122,21 @@ def test_staging_text_keeps_tabs_backslashes_quotes_and_newlines():
     assert contact.job_title == row["job_title"] and contact.organization.name == row["company"]
     assert contact.custom_fields["notes"] == row["notes"]
     assert contact.tags == ['a"b', "\\n", "{x}", "null", "back\\slash"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_update_existing_contacts_and_undo_restores_them(settings):
+    from contacts.imports.service import import_undo
+
+    settings.IMPORT_CHUNK_ROWS, settings.IMPORT_WRITERS = 10, 2
+    existing = [Contact.objects.create(first_name=f"U{i}", email=f"u{i}@example.com", job_title="Old")
+                for i in range(0, 60, 3)]
+    text = "first_name,email,job_title\n" + "".join(f"U{i},U{i}@example.com,New {i}\n" for i in range(60))
+    job = import_run(job_id=_queue(text, on_duplicate="update").pk)
+    assert (job.status, job.created, job.updated, job.skipped, job.failed) == ("done", 40, 20, 0, 0)
+    assert set(Contact.objects.filter(pk__in=[c.pk for c in existing]).values_list("job_title", flat=True)) == {
+        f"New {i}" for i in range(0, 60, 3)}
+    ImportJob.objects.filter(pk=job.pk).update(status="undoing")
+    assert import_undo(job_id=job.pk).status == "undone"
+    assert Contact.objects.count() == 20
+    assert set(Contact.objects.values_list("job_title", flat=True)) == {"Old"}
