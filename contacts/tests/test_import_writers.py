@@ -125,7 +125,7 @@ def test_staging_text_keeps_tabs_backslashes_quotes_and_newlines():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_update_existing_contacts_and_undo_restores_them(settings):
+def test_update_import_updates_existing_contacts_and_undo_restores_them(settings):
     from contacts.imports.service import import_undo
 
     settings.IMPORT_CHUNK_ROWS, settings.IMPORT_WRITERS = 10, 2
@@ -140,3 +140,27 @@ def test_concurrent_writers_update_existing_contacts_and_undo_restores_them(sett
     assert import_undo(job_id=job.pk).status == "undone"
     assert Contact.objects.count() == 20
     assert set(Contact.objects.values_list("job_title", flat=True)) == {"Old"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_update_imports_apply_rows_in_file_order(settings, monkeypatch):
+    """Two rows matching one contact (by email, then by phone) in different chunks: the later row wins,
+    even when the first chunk is the slower one (concurrent writers would let it commit last)."""
+    import time
+
+    settings.IMPORT_CHUNK_ROWS, settings.IMPORT_WRITERS = 2, 2
+    contact = Contact.objects.create(first_name="X", email="x@example.com", phone="+14155550142", job_title="Old")
+    real = engine.process_chunk
+
+    def slow_first(job, batch, *, dry_run=False, index=None):
+        if index == 0:
+            time.sleep(1.5)
+        return real(job, batch, dry_run=dry_run, index=index)
+
+    monkeypatch.setattr(engine, "process_chunk", slow_first)
+    text = ("first_name,email,phone,job_title\nX,x@example.com,,First\nY,y@example.com,,\n"
+            "X,other@example.com,+1 415 555 0142,Second\n")
+    job = import_run(job_id=_queue(text, on_duplicate="update").pk)
+    assert (job.status, job.updated, job.created) == ("done", 2, 1)
+    contact.refresh_from_db()
+    assert contact.job_title == "Second"
