@@ -72,7 +72,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench(path: Path, fmt: str, label: str, keep: bool) -> None:
+def bench(path: Path, fmt: str, label: str, keep: bool, policy: str = "skip") -> None:
     detected = detect(str(path))
     mapping = {}
     if fmt == "csv":
@@ -81,13 +81,14 @@ def bench(path: Path, fmt: str, label: str, keep: bool) -> None:
         mapping = suggest_mapping(csv_header(str(path), detected))
     job = ImportJob.objects.create(format=fmt, filename=path.name, path=str(path), size=path.stat().st_size,
                                    content_hash=f"bench-{time.time_ns()}", encoding=detected.encoding,
-                                   delimiter=detected.delimiter, mapping=mapping, on_duplicate="skip")
+                                   delimiter=detected.delimiter, mapping=mapping, on_duplicate=policy)
     ImportJob.objects.filter(pk=job.pk).update(path=str(path))
     started = time.perf_counter()
     job = import_run(job_id=job.pk)
     elapsed = time.perf_counter() - started
     print(f"{label}: {job.rows_done} rows in {elapsed:.1f} s = {job.rows_done / elapsed:,.0f} rows/s "
-          f"(created {job.created}, skipped {job.skipped}, failed {job.failed}); peak RSS {peak_rss_mb():.0f} MB")
+          f"(created {job.created}, updated {job.updated}, skipped {job.skipped}, failed {job.failed}); "
+          f"peak RSS {peak_rss_mb():.0f} MB")
     if not keep:
         from django.db import connection, transaction
 
@@ -107,6 +108,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100000)
     parser.add_argument("--vcards", type=int, default=0)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--on-duplicate", default="skip", choices=["skip", "update", "create", "reject"])
     args = parser.parse_args()
     random.seed(8)
     from django.conf import settings
@@ -119,7 +121,7 @@ def main() -> None:
             write_csv(path, args.rows)
             print(f"generated {args.rows} CSV rows ({path.stat().st_size / 1e6:.0f} MB) in "
                   f"{time.perf_counter() - t:.1f} s")
-            bench(path, "csv", "CSV", args.keep)
+            bench(path, "csv", "CSV", args.keep, args.on_duplicate)
         if args.vcards:
             path = Path(tmp) / "contacts.vcf"
             write_vcards(path, args.vcards)
