@@ -13,7 +13,8 @@ and cleans the file: PostgreSQL's per-row index work is the bound, and one backe
 What keeps concurrent chunks from racing each other: an email (or, when the policy looks for phone
 duplicates, a phone) seen earlier in the file makes a later row a `duplicate_in_file` before any SQL
 (`FileDuplicates`), so two chunks never insert the same email; organizations are created under a lock;
-existing contacts are locked in id order before an update; counters are added, not overwritten.
+counters are added, not overwritten. Imports that update existing contacts write one chunk after the
+other (rows matching one contact must apply in file order).
 """
 from __future__ import annotations
 
@@ -50,6 +51,13 @@ SKIPPED_ACTIONS = {"skip": ("duplicate_skipped", "Skipped: duplicate of contact 
                    "erased": ("erased", "Skipped: this person's data was erased; re-import needs new consent."),
                    "conflict": ("duplicate_skipped", "Skipped: a contact with this email was created meanwhile.")}
 IN_FILE_DUPLICATE = "in_file_duplicate"
+
+
+def matches_phones(policy: str) -> bool:
+    """A shared phone is only a duplicate when the caller asks us to look for duplicates."""
+    return policy != "create"
+
+
 ORGANIZATIONS_LOCK = 0x1D0C0A65  # pg_advisory_xact_lock key: one import at a time creates organizations
 
 
@@ -91,7 +99,7 @@ class FileDuplicates:
     """
 
     def __init__(self, policy: str):
-        self.phones = policy != "create"
+        self.phones = matches_phones(policy)
         self._seen: set[int] = set()
 
     def mark(self, batch: list) -> list:
@@ -137,7 +145,7 @@ def _insert_trigger_ignore() -> str:
 
 
 def _stage(cursor, rows: list[tuple[int, dict]]) -> None:
-    cursor.execute("DROP TABLE IF EXISTS import_stage")  # a dry run inside an outer transaction leaves it
+    cursor.execute("DROP TABLE IF EXISTS import_stage")  # left by a chunk whose connection broke mid-way
     cursor.execute("""
         CREATE TEMP TABLE import_stage (
             id uuid, row_no int, first_name text, last_name text, email text, email_lower text, phone text,
@@ -194,7 +202,7 @@ def _classify(cursor, policy: str) -> None:
         UPDATE import_stage s SET match_id = (SELECT c.id FROM contacts_contact c
                                                WHERE lower(c.email::text) = s.email_lower AND c.email::text <> '')
          WHERE s.action = 'create' AND s.email_lower <> ''""")
-    if policy != "create":  # a shared phone is only a duplicate when the caller asks us to look for them
+    if matches_phones(policy):
         cursor.execute("""
             UPDATE import_stage s SET match_id = (SELECT (array_agg(c.id ORDER BY c.id))[1] FROM contacts_contact c
                                                    WHERE c.phone = s.phone AND c.phone <> '')
@@ -233,7 +241,7 @@ def _link_organizations(cursor) -> None:
 
 
 def _update(cursor, job_id) -> int:
-    # in id order: a concurrent chunk updating some of the same contacts waits instead of deadlocking
+    # in id order: another import updating some of the same contacts waits instead of deadlocking
     cursor.execute("""
         SELECT 1 FROM contacts_contact
          WHERE id = ANY(ARRAY(SELECT match_id FROM import_stage WHERE action = 'update'))
@@ -396,14 +404,17 @@ def write_chunks(job: ImportJob, batches: Iterator[tuple[int, list]], *, writers
                  after_each: Callable[[], None] = lambda: None) -> None:
     """process_chunk for every (index, batch), on `writers` threads with a connection each, while this thread
     reads the next batches. Inside a transaction (a test, a dry run) other connections could not see the
-    job, so everything runs here, one chunk after the other. The first failure stops the import."""
+    job, so everything runs here, one chunk after the other (as for `update` imports). The first failure
+    stops the import."""
     ensure_context(job)
     # the rows are plain dicts and lists, freed by reference counting; the cyclic collector would walk
     # every row held in flight again and again (a third of the parsing time)
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if writers <= 1 or connection.in_atomic_block:
+        # `update` writes to existing contacts: two rows matching one contact by different keys (email in one,
+        # phone in another) must apply in file order, so those imports write one chunk after the other
+        if writers <= 1 or connection.in_atomic_block or job.on_duplicate == "update":
             for index, batch in prefetched(batches):
                 process_chunk(job, batch, index=index)
                 after_each()

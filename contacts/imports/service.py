@@ -203,9 +203,7 @@ def import_run(*, job_id) -> ImportJob:
             job.chunk_rows = chunk_size()
             job.save(update_fields=["chunk_rows"])
         try:
-            # `update` writes to existing contacts: two rows of the file matching the same contact by different
-            # keys must apply in file order, so those imports write one chunk after the other
-            engine.write_chunks(job, _pending_chunks(job), writers=1 if job.on_duplicate == "update" else writers(),
+            engine.write_chunks(job, _pending_chunks(job), writers=writers(),
                                 after_each=lambda: cache.touch(_lock_key(job_id), lease))
         except Exception as exc:
             ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, finished_at=timezone.now(),
