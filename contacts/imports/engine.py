@@ -276,7 +276,8 @@ def _update(cursor, job_id) -> int:
     return cursor.rowcount
 
 
-def _insert(cursor, job_id, context_id) -> int:
+def _insert(cursor, job_id) -> int:
+    """New contacts, their import records and audit events (under the import's context, whose id is the job's)."""
     columns = _event_columns()
     cursor.execute("SELECT set_config('pgtrigger.ignore', %s, true)", [_insert_trigger_ignore()])
     cursor.execute(f"""
@@ -295,7 +296,7 @@ def _insert(cursor, job_id, context_id) -> int:
         INSERT INTO contacts_contactevent (pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id,
                                            {', '.join(f'"{c}"' for c in columns)})
         SELECT now(), 'insert', id, %s, {', '.join(f'"{c}"' for c in columns)} FROM ins""",
-                   [Priority.NORMAL, job_id, context_id])
+                   [Priority.NORMAL, job_id, job_id])
     inserted = cursor.rowcount
     cursor.execute("SELECT set_config('pgtrigger.ignore', '{}', true)")
     return inserted
@@ -373,7 +374,7 @@ def process_chunk(job: ImportJob, batch: list[tuple[int, Any, list]], *, dry_run
                 _link_organizations(cursor)
                 counts["updated"] = _update(cursor, job.id)
                 to_create = _count(cursor, "action = 'create'")
-                counts["created"] = _insert(cursor, job.id, job.id)
+                counts["created"] = _insert(cursor, job.id)
                 if counts["created"] < to_create:  # lost a race on the email index: those rows are skipped
                     cursor.execute("""
                         UPDATE import_stage s SET action = 'conflict' WHERE action = 'create' AND NOT EXISTS (
