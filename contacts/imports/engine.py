@@ -401,7 +401,7 @@ def _checkpoint(job: ImportJob, counts: dict[str, int], index: int | None) -> No
         failed=F("failed") + counts["failed"], **extra)
 
 
-def write_chunks(job: ImportJob, batches: Iterator[tuple[int, list]], *, writers: int,
+def write_chunks(job: ImportJob, batches: Iterator[tuple[int | None, list]], *, writers: int,
                  after_each: Callable[[], None] = lambda: None) -> None:
     """process_chunk for every (index, batch), on `writers` threads with a connection each, while this thread
     reads the next batches. Inside a transaction (a test, a dry run) other connections could not see the

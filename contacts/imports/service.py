@@ -172,13 +172,21 @@ def _announce_finished(job: ImportJob) -> None:
                              "skipped": job.skipped, "failed": job.failed})
 
 
-def _pending_chunks(job: ImportJob) -> Iterator[tuple[int, list]]:
+def _checkpointed_by_rows(job: ImportJob) -> bool:
+    """A job started before chunk numbers existed: its committed rows are a prefix of the file, and it keeps
+    that (one chunk after the other, no numbers) until it is done."""
+    return bool(job.rows_done) and not job.chunk_rows
+
+
+def _pending_chunks(job: ImportJob) -> Iterator[tuple[int | None, list]]:
     """(chunk number, rows) of the file not yet committed: a resumed job skips the chunks in its checkpoint
     (they still feed the in-file duplicate check). A job checkpointed by row count resumes after those rows."""
     detected = readers.Detected(job.format, job.encoding, job.delimiter)
     rows: Iterator = engine.cleaned_rows(job, detected, path_of(job))
-    if job.rows_done and not job.chunks_done:
-        rows = islice(rows, job.rows_done, None)
+    if _checkpointed_by_rows(job):
+        for batch in engine.chunks(islice(rows, job.rows_done, None), chunk_size()):
+            yield None, batch
+        return
     done = set(job.chunks_done)
     duplicates = engine.FileDuplicates(job.on_duplicate)
     for index, batch in enumerate(engine.chunks(rows, job.chunk_rows)):
@@ -199,11 +207,12 @@ def import_run(*, job_id) -> ImportJob:
         job = _job(job_id)
         if not claimed:
             return job
-        if not job.chunk_rows:  # fixed at the first run, so a resumed job cuts the file the same way
+        by_rows = _checkpointed_by_rows(job)
+        if not job.chunk_rows and not by_rows:  # fixed at the first run: a resumed job cuts the file the same way
             job.chunk_rows = chunk_size()
             job.save(update_fields=["chunk_rows"])
         try:
-            engine.write_chunks(job, _pending_chunks(job), writers=writers(),
+            engine.write_chunks(job, _pending_chunks(job), writers=1 if by_rows else writers(),
                                 after_each=lambda: cache.touch(_lock_key(job_id), lease))
         except Exception as exc:
             ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, finished_at=timezone.now(),

@@ -164,3 +164,29 @@ def test_update_imports_apply_rows_in_file_order(settings, monkeypatch):
     assert (job.status, job.updated, job.created) == ("done", 2, 1)
     contact.refresh_from_db()
     assert contact.job_title == "Second"
+
+
+@pytest.mark.django_db
+def test_a_job_checkpointed_by_rows_keeps_that_checkpoint_through_a_second_failure(settings, monkeypatch):
+    """Started before chunk numbers existed (rows_done set, no chunk size): resumed twice, every row once."""
+    settings.IMPORT_CHUNK_ROWS = 2
+    job = _queue("first_name\n" + "".join(f"N{i}\n" for i in range(6)))  # no email: nothing stops a repeat
+    Contact.objects.create(first_name="N0")
+    Contact.objects.create(first_name="N1")
+    ImportJob.objects.filter(pk=job.pk).update(status="running", rows_done=2, created=2)
+    real, calls = engine.process_chunk, []
+
+    def dies_on_the_second_chunk(job, batch, *, dry_run=False, index=None):
+        calls.append(index)
+        if len(calls) == 2:
+            raise RuntimeError("worker lost")
+        return real(job, batch, dry_run=dry_run, index=index)
+
+    monkeypatch.setattr(engine, "process_chunk", dies_on_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        import_run(job_id=job.pk)
+    monkeypatch.setattr(engine, "process_chunk", real)
+    ImportJob.objects.filter(pk=job.pk).update(status="running")  # the worker died: the job is run again
+    job = import_run(job_id=job.pk)
+    assert (job.status, job.rows_done, job.created) == ("done", 6, 6)
+    assert sorted(Contact.objects.values_list("first_name", flat=True)) == [f"N{i}" for i in range(6)]
