@@ -2,7 +2,12 @@
 
 1. `dispatch_due` (Celery beat, every few seconds) claims due `scheduled` rows with
    SELECT ... FOR UPDATE SKIP LOCKED in batches, marks them `queued` and, after commit, enqueues
-   `communications.send_messages` tasks carrying only ids.
+   `communications.send_messages` tasks carrying only ids. It keeps at most COMMUNICATIONS_MAX_IN_FLIGHT
+   messages waiting in the send queue (a few seconds of sending): a backlog waits as `scheduled`, where
+   the next dispatch can still put a message that just came due ahead of it, instead of in the broker's
+   FIFO list. Half of each dispatch's room goes to the most recently due messages, the rest to the
+   longest waiting, so neither a 10,000-message campaign delays a message due now by minutes nor a steady
+   stream of new messages starves the backlog.
 2. `send_messages` takes each id with a conditional UPDATE queued -> sending (no row: someone else has
    it, skip), checks consent, suppression, quiet hours and caps, renders, hands the message to the
    channel backend and records `sent` with the provider's id (or `failed`, `cancelled`, or back to
@@ -23,6 +28,7 @@ from django.utils import timezone
 
 from contacts_project.events import emit
 from contacts_project.metrics import MESSAGES as MESSAGES_SENT
+from contacts_project.metrics import send_queue_tasks
 
 from . import rendering, services, tracking
 from .channels import ChannelBackend, Handover, OutboundMessage, PermanentSendError, TransientSendError, get_backend
@@ -44,15 +50,17 @@ def _enqueue(ids: list) -> None:
         send_messages.apply_async(args=[[str(i) for i in ids[start:start + chunk]]])
 
 
-def claim_due(*, now: dt.datetime | None = None, limit: int | None = None) -> list:
-    """One batch: due scheduled rows -> queued (one transaction), send tasks enqueued after commit."""
+def claim_due(*, now: dt.datetime | None = None, limit: int | None = None, newest_first: bool = False) -> list:
+    """One batch: due scheduled rows -> queued (one transaction), send tasks enqueued after commit.
+    Longest waiting first, or, with `newest_first`, the ones that came due last."""
     now = now or timezone.now()
     limit = limit or settings.COMMUNICATIONS_DISPATCH_BATCH
+    order = "scheduled_at DESC, id DESC" if newest_first else "scheduled_at, id"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"""
             WITH due AS (
                 SELECT id FROM {TABLE} WHERE status = 'scheduled' AND scheduled_at <= %s
-                ORDER BY scheduled_at LIMIT %s FOR UPDATE SKIP LOCKED
+                ORDER BY {order} LIMIT %s FOR UPDATE SKIP LOCKED
             ), claimed AS (
                 UPDATE {TABLE} c SET status = 'queued', queued_at = %s, status_changed_at = %s, updated_at = %s,
                     status_reason = ''
@@ -116,16 +124,39 @@ def recover_stale(*, now: dt.datetime | None = None) -> dict:
     return settled
 
 
+def waiting_in_send_queue() -> int | None:
+    """Messages waiting in the broker's send queue (tasks × ids per task: an upper bound), or None when the
+    broker cannot say. Tasks a worker has already taken are not counted (one per process: prefetch 1)."""
+    tasks = send_queue_tasks()
+    return None if tasks is None else tasks * settings.COMMUNICATIONS_SEND_CHUNK
+
+
+def dispatch_room() -> int:
+    """How many due messages this dispatch may queue: the in-flight cap minus what already waits."""
+    waiting = waiting_in_send_queue()
+    if waiting is None:
+        return settings.COMMUNICATIONS_DISPATCH_BATCH
+    return max(0, settings.COMMUNICATIONS_MAX_IN_FLIGHT - waiting)
+
+
 def dispatch_due(*, max_batches: int | None = None) -> dict:
-    """What beat runs: recover, then claim batches until nothing is due (bounded per run)."""
+    """What beat runs: recover, then fill the send queue's free room with due messages (bounded per run):
+    half with the most recently due, the rest with the longest waiting."""
     result = recover_stale()
+    room = dispatch_room()
+    batch = settings.COMMUNICATIONS_DISPATCH_BATCH
+    batches = max_batches or settings.COMMUNICATIONS_DISPATCH_MAX_BATCHES
     claimed = 0
-    for _ in range(max_batches or settings.COMMUNICATIONS_DISPATCH_MAX_BATCHES):
-        ids = claim_due()
-        claimed += len(ids)
-        if len(ids) < settings.COMMUNICATIONS_DISPATCH_BATCH:
-            break
+    for newest_first, up_to in ((True, room // 2), (False, room)):
+        while claimed < up_to and batches > 0:
+            limit = min(up_to - claimed, batch)
+            ids = claim_due(limit=limit, newest_first=newest_first)
+            batches -= 1
+            claimed += len(ids)
+            if len(ids) < limit:
+                break  # nothing more is due
     result["claimed"] = claimed
+    result["room"] = room
     return result
 
 

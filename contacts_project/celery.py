@@ -6,10 +6,12 @@ from celery.signals import before_task_publish, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contacts_project.settings")
 
+SEND_QUEUE = "send"  # the dispatcher reads its length to cap the messages in flight
+
 app = Celery("contacts_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_routes = {
-    "communications.*": {"queue": "send"},
+    "communications.*": {"queue": SEND_QUEUE},
     "contacts.bulk.*": {"queue": "bulk"},
     "planning.*": {"queue": "bulk"},
 }

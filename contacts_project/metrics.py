@@ -50,6 +50,17 @@ def broker_redis():
     return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
 
 
+def send_queue_tasks() -> int | None:
+    """Tasks waiting in the broker's send queue (not those a worker has taken), or None when it cannot say."""
+    from contacts_project.celery import SEND_QUEUE
+
+    try:
+        return broker_redis().llen(SEND_QUEUE)
+    except Exception as exc:  # noqa: BLE001 - callers fall back to what they can do without it
+        logger.warning("send queue length unavailable: %s", exc)
+        return None
+
+
 def dispatcher_lag_seconds() -> float:
     """Age of the oldest communication that is due but still `scheduled` (0 when none is waiting).
 

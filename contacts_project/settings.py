@@ -333,6 +333,9 @@ COMMUNICATIONS_MESSAGE_ID_DOMAIN = env("COMMUNICATIONS_MESSAGE_ID_DOMAIN", defau
 COMMUNICATIONS_TRACKING = env.bool("COMMUNICATIONS_TRACKING", default=True)  # open pixel and click redirects
 COMMUNICATIONS_DISPATCH_BATCH = env.int("COMMUNICATIONS_DISPATCH_BATCH", default=500)
 COMMUNICATIONS_DISPATCH_MAX_BATCHES = env.int("COMMUNICATIONS_DISPATCH_MAX_BATCHES", default=40)
+# messages waiting in the send queue at most (about 3 s of two worker processes): a backlog waits as
+# `scheduled`, where a message that just came due can still go ahead of it (docs/communications.md)
+COMMUNICATIONS_MAX_IN_FLIGHT = env.int("COMMUNICATIONS_MAX_IN_FLIGHT", default=1000)
 COMMUNICATIONS_SEND_CHUNK = env.int("COMMUNICATIONS_SEND_CHUNK", default=25)  # ids per send task
 COMMUNICATIONS_QUEUED_LEASE_SECONDS = env.int("COMMUNICATIONS_QUEUED_LEASE_SECONDS", default=120)
 COMMUNICATIONS_SENDING_LEASE_SECONDS = env.int("COMMUNICATIONS_SENDING_LEASE_SECONDS", default=600)

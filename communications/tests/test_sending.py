@@ -296,6 +296,46 @@ def test_anymail_backend_provider_id_is_stored(settings):
     assert reload(comm).provider_message_id == str(mail.outbox[-1].anymail_status.message_id)
 
 
+def test_dispatcher_keeps_at_most_the_in_flight_cap_waiting_in_the_send_queue(
+        settings, django_capture_on_commit_callbacks):
+    """A backlog waits as `scheduled` (where a message that comes due later can still go ahead of it), not in
+    the broker's FIFO list: each dispatch only fills the room the cap leaves in the send queue."""
+    from contacts_project.metrics import broker_redis
+
+    settings.COMMUNICATIONS_MAX_IN_FLIGHT, settings.COMMUNICATIONS_SEND_CHUNK = 10, 5
+    due = [CommunicationFactory(scheduled_at=timezone.now() - dt.timedelta(seconds=i)) for i in range(30)]
+    with django_capture_on_commit_callbacks(execute=True):
+        first = dispatch.dispatch_due()
+    assert first["claimed"] == 10 and broker_redis().llen("send") == 2  # two tasks of five ids
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dispatch.dispatch_due()["claimed"] == 0  # the queue is full: nothing more is queued
+    broker_redis().delete("send")  # a worker took both tasks
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dispatch.dispatch_due()["claimed"] == 10
+    statuses = [reload(c).status for c in due]
+    assert statuses.count("queued") == 20 and statuses.count("scheduled") == 10
+
+
+def test_a_message_that_just_came_due_goes_ahead_of_the_backlog(settings, django_capture_on_commit_callbacks):
+    """Half of a dispatch's room goes to the most recently due messages, the rest to the longest waiting:
+    a campaign's backlog does not hold back a message due now, and new messages do not starve the backlog."""
+    settings.COMMUNICATIONS_MAX_IN_FLIGHT = 4
+    now = timezone.now()
+    backlog = [CommunicationFactory(scheduled_at=now - dt.timedelta(minutes=10, seconds=i)) for i in range(20)]
+    just_due = CommunicationFactory(scheduled_at=now - dt.timedelta(seconds=1))
+    sent: list = []
+    original = dispatch._enqueue
+    dispatch._enqueue = lambda ids: sent.extend(map(str, ids))
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert dispatch.dispatch_due()["claimed"] == 4
+    finally:
+        dispatch._enqueue = original
+    oldest_two = {str(c.pk) for c in backlog[-2:]}
+    assert sent[0] == str(just_due.pk)  # enqueued first
+    assert set(sent) == {str(just_due.pk), str(backlog[0].pk)} | oldest_two
+
+
 def test_dispatcher_claims_due_rows_only_once(settings, django_capture_on_commit_callbacks):
     settings.COMMUNICATIONS_DISPATCH_BATCH = 3
     due = [CommunicationFactory(scheduled_at=timezone.now() - dt.timedelta(seconds=i)) for i in range(5)]

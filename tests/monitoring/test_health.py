@@ -87,6 +87,24 @@ def test_dispatcher_lag_counts_only_due_scheduled_messages(anon, broker, setting
 
 
 @pytest.mark.django_db
+def test_late_messages_behind_a_busy_send_queue_are_a_backlog_not_a_stalled_dispatcher(anon, broker, settings):
+    """The dispatcher keeps a backlog `scheduled` (in-flight cap): while sends wait in the queue, the oldest
+    due message may be older than the limit without anything being wrong with the dispatcher."""
+    record_heartbeat(WORKER_KEY)
+    record_heartbeat(BEAT_KEY)
+    Communication.objects.create(contact=ContactFactory(), type="email", status="scheduled",
+                                 scheduled_at=timezone.now() - timedelta(seconds=settings.HEALTH_DISPATCH_LAG_MAX + 60))
+    broker.rpush("send", "a send task")
+    response = anon.get("/health/ready/")
+    assert response.status_code == 200
+    dispatcher = response.json()["checks"]["dispatcher"]
+    assert dispatcher["ok"] is True and dispatcher["sending_backlog"] is True
+    assert dispatcher["lag_seconds"] >= settings.HEALTH_DISPATCH_LAG_MAX + 59
+    broker.delete("send")  # nothing waiting to be sent while messages are late: the dispatcher is not running
+    assert anon.get("/health/ready/").status_code == 503
+
+
+@pytest.mark.django_db
 def test_broker_outage_is_503_not_500(anon, broker, settings):
     record_heartbeat(WORKER_KEY)
     record_heartbeat(BEAT_KEY)
