@@ -2,10 +2,17 @@
 import uuid
 
 import pytest
+from django.apps import apps
 
 from contacts import services
 from contacts.models import Contact
-from contacts.tests.factories import CategoryFactory, ContactFactory, OrganizationFactory, TemplateFactory
+from contacts.tests.factories import (
+    CategoryFactory,
+    ContactFactory,
+    ContactTypeFactory,
+    OrganizationFactory,
+    TemplateFactory,
+)
 from contacts_project.errors import InvalidInput
 from tests.problem import assert_problem
 
@@ -26,6 +33,33 @@ def test_bulk_create_returns_contacts_in_order(api):
     assert body["results"][1]["phone"] == "+14155550001"
     assert body["results"][0]["categories"] == [str(category.pk)]
     assert Contact.objects.count() == 5
+
+
+def test_bulk_create_keeps_every_kind_of_value_and_audits_each_row(api):
+    """The insert passes one array per column (contacts_project/bulk_insert.py): text with quotes, backslashes
+    and commas, arrays, JSON, dates, foreign keys and the generated search text all land as given, and each
+    row gets its audit event under the request's context."""
+    org, kind = OrganizationFactory(), ContactTypeFactory()
+    odd = 'O\'Brien, "Bob" \\ {x}'
+    rows = [{"first_name": odd, "last_name": "Zoë", "email": "odd@example.com", "organization": str(org.pk),
+             "tags": ['a "quoted", tag', "back\\slash", "{braces}"],
+             "custom_fields": {"k": 'v "q" \\', "n": 1, "none": None},
+             "type": kind.key, "status": "active", "priority": 3, "timezone": "Europe/Paris"},
+            {"first_name": "Plain"}]
+    r = api.post(URL, {"contacts": rows})
+    assert r.status_code == 201, r.content
+    first, second = (Contact.objects.get(pk=c["id"]) for c in r.json()["results"])
+    assert first.first_name == odd and first.last_name == "Zoë" and first.organization_id == org.pk
+    assert first.tags == ['a "quoted", tag', "back\\slash", "{braces}"]
+    assert first.custom_fields == {"k": 'v "q" \\', "n": 1, "none": None}
+    assert (first.type_id, first.status, first.priority, first.timezone) == (kind.key, "active", 3, "Europe/Paris")
+    assert first.created_at and first.updated_at and first.status_changed_at
+    assert "o'brien" in first.search_text and "odd@example.com" in first.search_text
+    assert second.tags == [] and second.custom_fields == {} and second.email == ""
+    ContactEvent = apps.get_model("contacts", "ContactEvent")
+    events = ContactEvent.objects.filter(pgh_obj_id__in=[first.pk, second.pk], pgh_label="insert")
+    assert events.count() == 2
+    assert {e.pgh_context.metadata.get("action") for e in events} == {"contact.bulk_create"}
 
 
 def test_bulk_create_1000_in_a_bounded_number_of_queries(api, django_assert_max_num_queries):
