@@ -17,7 +17,7 @@ from django.db import connection, models
 _AS_IS = frozenset({str, int, float, bool, type(None), uuid.UUID})
 
 
-def _literal(values: list) -> str:
+def array_literal(values) -> str:
     """A PostgreSQL array literal of text elements (each quoted and escaped)."""
     quoted = ('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
     return "{" + ",".join(quoted) + "}"
@@ -40,7 +40,7 @@ def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None
             values = [None if v is None else json.dumps(v, cls=field.encoder) for v in values]
             param_type, select = "text[]", f"u.c{index}::{db_type}"
         elif db_type.endswith("[]"):
-            values = [None if v is None else _literal(v) for v in values]
+            values = [None if v is None else array_literal(v) for v in values]
             param_type, select = "text[]", f"u.c{index}::{db_type}"
         else:
             values = [v if type(v) in _AS_IS else field.get_db_prep_save(v, connection) for v in values]

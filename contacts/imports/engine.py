@@ -37,6 +37,7 @@ from django.db.models import F, Func, Value
 from contacts.choices import Priority
 from contacts.data_models import ErasedIdentity, ImportJob
 from contacts.privacy import identity_hash_sql
+from contacts_project.bulk_insert import array_literal
 from contacts_project.ids import uuid7_hex_block
 
 from . import normalize, readers
@@ -165,7 +166,7 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 @functools.lru_cache(maxsize=4096)  # files repeat the same few tag sets
 def _array_literal(tags: tuple[str, ...]) -> str:
-    return "{" + ",".join('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in tags) + "}"
+    return array_literal(tags)
 
 
 def _copy_text(ids: list[str], rows: list[tuple[int, dict]]) -> str:
