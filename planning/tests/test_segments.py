@@ -109,6 +109,28 @@ def test_preview_and_explain(api):
     assert api.get(f"{URL}{segment['id']}/explain/").status_code == 400
 
 
+def test_derived_segment_rows_follow_deletes_without_database_foreign_keys(api, django_capture_on_commit_callbacks,
+                                                                          celery_eager):
+    """Membership and change rows have no foreign-key checks in the database (they cost a first
+    materialization half its time): deleting a contact or a segment still removes its rows, and a refresh
+    removes a member whose contact went away behind the ORM's back."""
+    from django.db import connection
+
+    kept, deleted, vanished = (ContactFactory(status="active") for _ in range(3))
+    with django_capture_on_commit_callbacks(execute=True):
+        segment = create(api, {"field": "status", "op": "eq", "value": "active"}, materialized=True).json()
+    assert SegmentMembership.objects.count() == 3
+    assert api.delete(f"/api/v1/contacts/{deleted.pk}/").status_code == 204
+    assert not SegmentMembership.objects.filter(contact_id=deleted.pk).exists()
+    with connection.cursor() as cursor:  # as a raw cleanup would: no cascade at all
+        cursor.execute("DELETE FROM contacts_contact WHERE id = %s", [vanished.pk])
+    result = api.post(f"{URL}{segment['id']}/refresh/").json()
+    assert (result["left"], result["members"]) == (1, 1)
+    assert set(SegmentMembership.objects.values_list("contact_id", flat=True)) == {kept.pk}
+    assert api.delete(f"{URL}{segment['id']}/").status_code == 204
+    assert not SegmentMembership.objects.exists() and not SegmentChange.objects.exists()
+
+
 def test_materialized_refresh_records_joins_and_leaves(api, django_capture_on_commit_callbacks, celery_eager):
     first = ContactFactory(status="active")
     with django_capture_on_commit_callbacks(execute=True):
