@@ -148,6 +148,14 @@ def test_materialized_refresh_records_joins_and_leaves(api, django_capture_on_co
     assert SegmentChange.objects.count() == 3
 
 
+@pytest.mark.parametrize("rules", [{"tag": "\x00"}, {"field": "last_name", "op": "eq", "value": "a\x00b"},
+                                   {"field": "tags", "op": "in", "value": ["ok", "\x00"]}])
+def test_nul_in_rule_text_is_a_rule_error(rules):
+    """Found by the property test below: PostgreSQL text cannot hold NUL, so it is refused before any query."""
+    with pytest.raises(segments.RuleError):
+        segments.segment_queryset(rules).exists()
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5)),
                     lambda children: st.lists(children, max_size=3) | st.dictionaries(
