@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
@@ -196,14 +197,16 @@ def contact_get(*, contact_id, user=None) -> Contact:
 
 
 # Higher apps add fields to the contact detail (e.g. planning: the contact's lists) without contacts importing
-# them. Each extension takes the contact id and returns a dict merged into the detail; it runs on cache misses
-# only, and the app that owns the data invalidates the contact's cache when it changes.
-DETAIL_EXTENSIONS: list = []
+# them. They are read on cache misses only, and the app that owns the data invalidates the contact's cache
+# when it changes.
+DETAIL_ID_ARRAYS: dict[str, Callable[[], Any]] = {}
 
 
-def register_detail_extension(extension) -> None:
-    if extension not in DETAIL_EXTENSIONS:
-        DETAIL_EXTENSIONS.append(extension)
+def register_detail_id_array(name: str, subquery: Callable[[], Any]) -> None:
+    """A higher app adds ids to the contact detail (planning: `lists`) without this app importing it.
+    `subquery()` returns an ArraySubquery correlated on OuterRef("pk"): it is read by the detail's one
+    statement (a function per extension cost a round trip on every cache miss)."""
+    DETAIL_ID_ARRAYS[name] = subquery
 
 
 def contact_get_details(*, contact_id, user=None) -> dict[str, Any]:
@@ -217,12 +220,14 @@ def contact_get_details(*, contact_id, user=None) -> dict[str, Any]:
         check_contact_access(user, key)
 
     def build():
-        contact = contact_base().filter(pk=key).first()
+        # aliased: a detail field may share its name with a relation (planning's `lists`)
+        extensions = {f"detail_{name}": subquery() for name, subquery in DETAIL_ID_ARRAYS.items()}
+        contact = contact_base().annotate(**extensions).filter(pk=key).first()
         if contact is None:
             return None
         data = contact_to_dict(contact)
-        for extension in DETAIL_EXTENSIONS:
-            data.update(extension(contact.pk))
+        for name in DETAIL_ID_ARRAYS:
+            data[name] = [str(value) for value in getattr(contact, f"detail_{name}")]
         return data
 
     data = cache.get_or_build(cache.contact_detail_key(key), build, settings.CONTACT_CACHE_TIMEOUT)

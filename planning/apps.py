@@ -6,8 +6,12 @@ class PlanningConfig(AppConfig):
     verbose_name = "Contact planning"
 
     def ready(self):
-        from contacts.selectors import register_detail_extension
+        from django.contrib.postgres.expressions import ArraySubquery
+        from django.db.models import OuterRef
 
-        from .selectors import contact_list_ids
+        from contacts.selectors import register_detail_id_array
 
-        register_detail_extension(lambda contact_id: {"lists": contact_list_ids(contact_id=contact_id)})
+        from .models import ListMembership
+
+        register_detail_id_array("lists", lambda: ArraySubquery(
+            ListMembership.objects.filter(contact_id=OuterRef("pk")).values("contact_list_id")))

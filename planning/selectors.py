@@ -53,11 +53,6 @@ def list_contacts(*, list_id, user=None) -> QuerySet[Contact]:
         Exists(ListMembership.objects.filter(contact_list=the_list, contact_id=OuterRef("pk")))))
 
 
-def contact_list_ids(*, contact_id) -> list[str]:
-    return [str(i) for i in ListMembership.objects.filter(contact_id=contact_id).values_list("contact_list_id",
-                                                                                                flat=True)]
-
-
 def segment_list() -> QuerySet[Segment]:
     return Segment.objects.all()
 
