@@ -64,12 +64,12 @@ def claim_due(*, now: dt.datetime | None = None, limit: int | None = None, newes
             ), claimed AS (
                 UPDATE {TABLE} c SET status = 'queued', queued_at = %s, status_changed_at = %s, updated_at = %s,
                     status_reason = ''
-                FROM due WHERE c.id = due.id RETURNING c.id
+                FROM due WHERE c.id = due.id RETURNING c.id, c.scheduled_at
             ), logged AS (
                 INSERT INTO {EVENTS} (communication_id, from_status, to_status, reason, source, at)
                 SELECT id, 'scheduled', 'queued', '', 'dispatcher', %s FROM claimed
             )
-            SELECT id FROM claimed""", [now, limit, now, now, now, now])
+            SELECT id FROM claimed ORDER BY {order}""", [now, limit, now, now, now, now])  # RETURNING has no order
         ids = [row[0] for row in cursor.fetchall()]
         if ids:
             transaction.on_commit(lambda: _enqueue(ids))
