@@ -146,6 +146,7 @@ class Context:
     def __init__(self, dsn: str, port: int, token: str, n_contacts: int, seed: dict, run_id: str):
         self.dsn, self.port, self.token, self.n_contacts, self.seed = dsn, port, token, n_contacts, seed
         self.run_id = run_id
+        self.web_workers = 1
         self.store: dict = {}
         self._db = psycopg.connect(dsn, autocommit=True)
 
@@ -172,6 +173,12 @@ class Client:
         self.headers = {"Authorization": f"Token {token}", "Accept": "application/json",
                         "Content-Type": "application/json"}
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.pid: str | None = None  # the web worker process serving this keep-alive connection
+
+    def reconnect(self) -> None:
+        self.conn.close()
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        self.pid = None
 
     def call(self, method: str, path: str, body=None) -> tuple[int, bytes, str | None]:
         payload = orjson.dumps(body) if body is not None else None
@@ -180,9 +187,9 @@ class Client:
             response = self.conn.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.reconnect()
             raise
+        self.pid = response.getheader("X-Worker-Pid") or self.pid
         return response.status, data, response.getheader("X-Query-Count")
 
     def close(self) -> None:
@@ -197,14 +204,40 @@ class Outcome:
     error_samples: list[str] = field(default_factory=list)
 
 
+def spread_clients(ctx: Context, count: int, attempts: int = 40) -> list[Client]:
+    """`count` keep-alive connections spread evenly over the web worker processes, as a proxy in front of
+    gunicorn would spread requests. A keep-alive connection stays with the process that accepted it, so
+    two connections that both land in one process halve its share of the CPU and double every latency:
+    the benchmark's write and cold-read figures flipped between two values run to run before this."""
+    per_process = -(-count // max(1, ctx.web_workers))
+    clients: list[Client] = []
+    load: dict[str, int] = {}
+    for _ in range(count):
+        client = Client(ctx.port, ctx.token)
+        for _ in range(attempts):
+            try:
+                client.call("GET", "/health/")
+            except (OSError, http.client.HTTPException):
+                continue
+            if client.pid is None or load.get(client.pid, 0) < per_process:
+                break
+            client.reconnect()
+        if client.pid is not None:
+            load[client.pid] = load.get(client.pid, 0) + 1
+        clients.append(client)
+    log(f"  connections on web workers: {load}")
+    return clients
+
+
 def drive(ctx: Context, scenario: Scenario, state, seconds: float, warmup: float, max_requests: int | None) -> dict:
     seq = itertools.count()
     measured = itertools.count()
     outcomes = [Outcome() for _ in range(scenario.concurrency)]
     phase = {"measure": False, "stop": False}
+    clients = spread_clients(ctx, scenario.concurrency)
 
     def worker(index: int) -> None:
-        client = Client(ctx.port, ctx.token)
+        client = clients[index]
         out = outcomes[index]
         while not phase["stop"]:
             method, path, body = scenario.request(ctx, state, index, next(seq))
@@ -407,6 +440,7 @@ def main() -> int:
     try:
         app.wait_ready()
         ctx = Context(libpq(bench_url), port, seed_report["token"], args.contacts, seed_report, run_id)
+        ctx.web_workers = args.web_workers
         for scenario in scenarios:
             log(f"{scenario.key} {scenario.title}: setting up")
             state = scenario.setup(ctx) if scenario.setup else None

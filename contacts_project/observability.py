@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import secrets
 import time
 
@@ -38,8 +39,9 @@ def route_of(request) -> str:
 class RequestMetricsMiddleware:
     """Latency histogram by route/method/status, SQL statements per request, a JSON access log line.
 
-    With BENCH_COUNT_QUERIES the statement count is also returned in `X-Query-Count` (the benchmark
-    reads it); it is off by default so production responses do not reveal it.
+    With BENCH_COUNT_QUERIES the statement count is also returned in `X-Query-Count` and the serving
+    process in `X-Worker-Pid` (the benchmark reads them); off by default so production responses do not
+    reveal them.
     """
 
     def __init__(self, get_response):
@@ -57,6 +59,7 @@ class RequestMetricsMiddleware:
             metrics.DB_QUERIES.labels(route).observe(counter.count)
         if settings.BENCH_COUNT_QUERIES:
             response["X-Query-Count"] = str(counter.count)
+            response["X-Worker-Pid"] = str(os.getpid())  # lets the load driver spread its connections
         if settings.ACCESS_LOG:
             access_log.info("%s %s %s", request.method, request.path, response.status_code, extra={
                 "http": {"method": request.method, "path": request.path, "route": route,

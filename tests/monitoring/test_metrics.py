@@ -147,11 +147,13 @@ def test_task_successes_failures_and_retries_from_a_real_worker(anon, celery_wor
 @pytest.mark.django_db
 def test_bench_query_header_only_when_enabled(api, settings):
     contact = ContactFactory()
-    assert "X-Query-Count" not in api.get(f"/api/v1/contacts/{contact.pk}/")
+    first = api.get(f"/api/v1/contacts/{contact.pk}/")
+    assert "X-Query-Count" not in first and "X-Worker-Pid" not in first
     settings.BENCH_COUNT_QUERIES = True
     response = api.get(f"/api/v1/contacts/{contact.pk}/")
     # the token lookup, then the cached detail (the first GET filled the cache)
     assert response["X-Query-Count"] == "1"
+    assert response["X-Worker-Pid"] == str(os.getpid())  # which process served it: the load driver spreads on it
 
 
 def test_multiprocess_mode_adds_up_every_process(tmp_path, monkeypatch):
