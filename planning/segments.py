@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from communications.models import Communication
 from contacts.models import Contact, ContactCategory, GroupMembership
+from contacts.validation import contains_nul
 from contacts_project.errors import FieldError, InvalidInput
 from organization.selectors import parse_uuid
 
@@ -92,16 +93,6 @@ def _coerce(kind: str, value: Any, path: str):
         raise _fail(path, f"Expected {names[kind]}.", "invalid_type")
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 def _descendants_sql(table: str, start) -> RawSQL:
     """Ids of a node and all its descendants in a parent tree (one recursive CTE)."""
     return RawSQL(
@@ -144,7 +135,7 @@ class Compiler:
             if set(rule) != {"not"}:
                 raise _fail(path, "A negation has only the key 'not'.", "invalid")
             return ~self.compile(rule["not"], f"{path}.not", depth + 1)
-        if _has_nul(rule):  # PostgreSQL text cannot hold U+0000: a 400 here, not a DataError from the query
+        if contains_nul(rule):  # PostgreSQL text cannot hold U+0000: a 400 here, not a DataError from the query
             raise _fail(path, "Text in a rule cannot contain the NUL character.", "invalid")
         kinds = set(rule) & LEAF_KEYS
         if len(kinds) != 1:
