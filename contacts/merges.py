@@ -18,7 +18,6 @@ from typing import Any
 from django.conf import settings
 from django.core import serializers
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from contacts_project.audit import audited
@@ -29,7 +28,7 @@ from organization.selectors import parse_uuid
 from . import registry
 from .data_models import DuplicateCandidate, LegalHold, MergeRecord
 from .models import Contact, ContactCategory, GroupMembership
-from .services import invalidate_contacts
+from .services import emails_taken, invalidate_contacts
 
 MERGEABLE = {
     "first_name": "first_name", "last_name": "last_name", "email": "email", "phone": "phone",
@@ -226,8 +225,7 @@ def merge_undo(*, merge_id, actor=None) -> MergeRecord:
             if restore:
                 survivor.save(update_fields=[*restore, "updated_at"])
             email = snap.get("email") or ""
-            if email and Contact.objects.alias(email_lower=Lower("email")).filter(
-                    email_lower=email.lower()).exclude(email="").exists():  # the partial unique index
+            if email and emails_taken([email]):
                 raise Conflict(f"Another contact now uses {email}; change it before undoing this merge.")
             other = Contact(**{k: _restore_value(k, v) for k, v in snap.items()})
             other.save(force_insert=True)

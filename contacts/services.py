@@ -84,6 +84,7 @@ class _Refs:
 STATUS_VALUES = frozenset(ContactStatus.values)  # an enum's .values builds a new list on every call
 PRIORITY_VALUES = frozenset(Priority.values)
 
+
 def _clean_contact(data: dict[str, Any], errors: Errors, refs: _Refs, *, instance: Contact | None,
                    template: ContactTemplate | None) -> tuple[dict, list | None]:
     """Validated model values for `data` (only the keys present), and the category ids if given."""
@@ -224,7 +225,8 @@ def _check_required(values: dict, errors: Errors, template: ContactTemplate | No
             errors.add(field, f"Required by the template {template.name!r}.", "required")
 
 
-def _emails_taken(emails: list[str], exclude_id=None) -> set[str]:
+def emails_taken(emails: list[str], exclude_id=None) -> set[str]:
+    """Which of `emails` (any case) a contact already uses."""
     lowered = {e.lower() for e in emails if e}
     if not lowered:
         return set()
@@ -306,7 +308,7 @@ def contact_create(*, data: dict[str, Any], actor=None, template_id=None) -> Con
     errors = Errors()
     values, categories = _clean_contact(data, errors, _Refs([data]), instance=None, template=template)
     _check_required(values, errors, template, None)
-    if values.get("email") and _emails_taken([values["email"]]):
+    if values.get("email") and emails_taken([values["email"]]):
         _unique_email_error(errors)
     errors.raise_if_any()
     now = timezone.now()
@@ -363,7 +365,7 @@ def contact_bulk_create(*, rows: list[dict[str, Any]], actor=None) -> list[Conta
         errors.extend(row_errors)
         contacts.append(Contact(**values, template=template, status_changed_at=now))
         category_sets.append(categories)
-    taken = _emails_taken(list(seen_emails))
+    taken = emails_taken(list(seen_emails))
     for email in taken:
         errors.add(f"contacts[{seen_emails[email]}].email", "A contact with this email already exists.", "unique")
     errors.raise_if_any()
@@ -417,7 +419,7 @@ def contact_update(*, contact_id, data: dict[str, Any], actor=None, replace: boo
         if "status" in values:
             _check_transition(contact.status, values["status"])
         _check_required(values, errors, template, contact)
-        if values.get("email") and values["email"].lower() != contact.email.lower() and _emails_taken(
+        if values.get("email") and values["email"].lower() != contact.email.lower() and emails_taken(
                 [values["email"]], exclude_id=contact.pk):
             _unique_email_error(errors)
         errors.raise_if_any()
