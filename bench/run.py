@@ -322,6 +322,8 @@ def judge(scenario: Scenario, figures: dict) -> tuple[str, str]:
         labels.append(target.label())
         if met is False:
             verdicts.append(target.label())
+    if figures.get("errors"):  # latencies of failed requests (a 401 answers fast) meet no target
+        verdicts.append(f"{figures['errors']} errors")
     if any(t.met(figures) is None for t in scenario.targets):
         return "; ".join(labels), "n/a"
     return "; ".join(labels), ("MISS: " + ", ".join(verdicts)) if verdicts else "PASS"
