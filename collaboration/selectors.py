@@ -15,8 +15,9 @@ from django.db import connection
 from django.db.models import Count, QuerySet
 
 from contacts_project.errors import InvalidInput, NotFound
+from contacts_project.ids import parse_uuid
+from contacts_project.timefmt import iso_z
 from organization.models import Team, TeamMembership
-from organization.selectors import parse_uuid
 
 from . import roles
 from .models import Attachment, Note, Notification, WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -25,9 +26,6 @@ from .services import note_visible, visible_contact
 User = get_user_model()
 DOWNLOAD_SALT = "collaboration.attachment-download"
 
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 # --------------------------------------------------------------------------- users and teams
@@ -97,7 +95,7 @@ def note_history(*, note_id, user) -> list[dict[str, Any]]:
     rows = []
     for event in events:
         meta = (event.pgh_context.metadata if event.pgh_context_id else {}) or {}
-        rows.append({"at": _iso(event.pgh_created_at), "event": event.pgh_label, "body": event.body,
+        rows.append({"at": iso_z(event.pgh_created_at), "event": event.pgh_label, "body": event.body,
                      "editor": {"id": meta.get("user"), "username": meta.get("username")} if meta.get("user")
                      else None})
     return rows
@@ -282,7 +280,7 @@ def contact_activity(*, contact_id, user, cursor: str | None = None, limit: int 
         rows = cur.fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [{"at": _iso(at), "kind": kind, "id": key, "data": data if isinstance(data, dict) else orjson.loads(data)}
+    items = [{"at": iso_z(at), "kind": kind, "id": key, "data": data if isinstance(data, dict) else orjson.loads(data)}
              for at, kind, key, data in rows]
     next_cursor = _encode(rows[-1][0], f"{rows[-1][1]}:{rows[-1][2]}") if more and rows else None
     return items, next_cursor

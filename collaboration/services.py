@@ -22,11 +22,11 @@ from django.utils import timezone
 
 from contacts.models import Contact, ContactShare
 from contacts.selectors import editable_contacts, sees_all, visible_contacts
-from contacts.validation import Errors
 from contacts_project.audit import audited
-from contacts_project.errors import Conflict, FieldError, InvalidInput, NotFound, PayloadTooLarge
+from contacts_project.errors import Conflict, Errors, FieldError, InvalidInput, NotFound, PayloadTooLarge
+from contacts_project.ids import parse_uuid
+from contacts_project.timefmt import iso_z
 from organization.models import Organization, Team, TeamMembership
-from organization.selectors import parse_uuid
 from planning.models import Campaign, Task
 
 from . import auth, roles, webhooks
@@ -705,7 +705,7 @@ def webhook_deliveries_create(*, event: str, data: dict[str, Any]) -> list:
         deliveries = []
         for subscription in subscriptions:
             delivery = WebhookDelivery(subscription=subscription, event=event, next_attempt_at=now)
-            delivery.payload = {"type": event, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": data}
+            delivery.payload = {"type": event, "timestamp": iso_z(now), "data": data}
             deliveries.append(delivery)
         WebhookDelivery.objects.bulk_create(deliveries)
         ids = [d.pk for d in deliveries]

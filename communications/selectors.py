@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from contacts_project.errors import NotFound
-from organization.selectors import parse_uuid
+from contacts_project.ids import parse_uuid
 
 from .models import (
     Communication,

@@ -16,12 +16,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contacts.models import Contact
-from contacts.validation import Errors, check_timezone
+from contacts.validation import check_timezone
 from contacts_project import cache
 from contacts_project.audit import audited
-from contacts_project.errors import Conflict, InvalidInput, NotFound
+from contacts_project.errors import Conflict, Errors, InvalidInput, NotFound
 from contacts_project.events import emit
-from organization.selectors import parse_uuid
+from contacts_project.ids import parse_uuid
 
 from . import rendering
 from .channels.sms import sms_segments

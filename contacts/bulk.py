@@ -23,8 +23,9 @@ from django.utils import timezone
 
 from contacts_project.audit import audited
 from contacts_project.errors import ApplicationError, FieldError, InvalidInput, NotFound
+from contacts_project.ids import parse_uuid
+from contacts_project.timefmt import iso_z
 from organization.models import Category, Organization
-from organization.selectors import parse_uuid
 
 from .choices import ALLOWED_TRANSITIONS, ContactStatus
 from .filters import ContactFilter
@@ -408,7 +409,7 @@ def bulk_action_to_dict(job: BulkAction) -> dict:
                     "applied": len(applied), "failed": len(failed)},
         "results": job.batches, "error": job.error,
         "created_by": job.created_by_id,
-        "created_at": job.created_at.isoformat().replace("+00:00", "Z") if job.created_at else None,
-        "started_at": job.started_at.isoformat().replace("+00:00", "Z") if job.started_at else None,
-        "finished_at": job.finished_at.isoformat().replace("+00:00", "Z") if job.finished_at else None,
+        "created_at": iso_z(job.created_at),
+        "started_at": iso_z(job.started_at),
+        "finished_at": iso_z(job.finished_at),
     }

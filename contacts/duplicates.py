@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts_project.errors import Conflict, InvalidInput, NotFound
-from organization.selectors import parse_uuid
+from contacts_project.ids import parse_uuid
 
 from .data_models import DuplicateCandidate, DuplicateStatus
 from .models import Contact

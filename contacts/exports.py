@@ -6,13 +6,14 @@ flat whatever the number of contacts.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterator
 
 import orjson
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import F, OuterRef, QuerySet
+
+from contacts_project.timefmt import iso_z
 
 from .models import ContactCategory
 
@@ -42,9 +43,6 @@ def export_rows(queryset: QuerySet) -> Iterator[dict]:
     yield from rows.iterator(chunk_size=ITERATOR_CHUNK)
 
 
-def _iso(value) -> str:
-    return value.isoformat().replace("+00:00", "Z") if isinstance(value, (dt.datetime, dt.date)) else ""
-
 
 class _Line:
     """A file-like sink for csv.writer that hands back what was written."""
@@ -71,7 +69,7 @@ def stream_csv(queryset: QuerySet) -> Iterator[str]:
             ";".join(n for n in row["category_names"] or [] if n),
             row["timezone"], row["locale"],
             orjson.dumps(row["custom_fields"]).decode() if row["custom_fields"] else "",
-            _iso(row["created_at"]), _iso(row["updated_at"]))])
+            iso_z(row["created_at"]) or "", iso_z(row["updated_at"]) or "")])
         count += 1
         if count % 500 == 0:
             yield sink.take()
@@ -144,7 +142,7 @@ def jscontact(row: dict) -> dict:
                   "name": {"@type": "Name", "components": [
                       c for c in ({"kind": "given", "value": row["first_name"]},
                                   {"kind": "surname", "value": row["last_name"]}) if c["value"]]},
-                  "created": _iso(row["created_at"]), "updated": _iso(row["updated_at"])}
+                  "created": iso_z(row["created_at"]), "updated": iso_z(row["updated_at"])}
     if row["email"]:
         card["emails"] = {"e1": {"@type": "EmailAddress", "address": row["email"], "pref": 1}}
     if row["phone"]:

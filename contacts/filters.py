@@ -8,8 +8,8 @@ from django.http import QueryDict
 
 from contacts_project.errors import FieldError, InvalidInput
 from contacts_project.filters import OnlyGivenFiltersMixin
+from contacts_project.ids import parse_uuid
 from organization.models import SavedView
-from organization.selectors import parse_uuid
 from organization.trees import category_subtree_ids, organization_subtree_ids
 
 from .choices import ContactStatus, Priority

@@ -8,8 +8,8 @@ from __future__ import annotations
 from django.db import connection
 
 from contacts_project.errors import NotFound
+from contacts_project.ids import parse_uuid
 from organization.models import Organization
-from organization.selectors import parse_uuid
 
 from .models import Contact, OrganizationContactCount
 from .selectors import contact_base, contact_to_dict

@@ -23,7 +23,8 @@ from django.utils import timezone
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, FieldError, InvalidInput, NotFound
 from contacts_project.events import emit
-from organization.selectors import parse_uuid
+from contacts_project.ids import parse_uuid
+from contacts_project.timefmt import iso_z
 
 from . import registry
 from .data_models import DuplicateCandidate, LegalHold, MergeRecord
@@ -268,8 +269,8 @@ def merge_to_dict(record: MergeRecord) -> dict[str, Any]:
         "fields": record.fields,
         "moved": {table: len(pks) for table, pks in (record.moved.get("rows") or {}).items()},
         "set_aside": len(record.moved.get("set_aside") or []),
-        "created_at": record.created_at.isoformat().replace("+00:00", "Z"),
-        "undo_until": deadline.isoformat().replace("+00:00", "Z"),
-        "undone_at": record.undone_at.isoformat().replace("+00:00", "Z") if record.undone_at else None,
+        "created_at": iso_z(record.created_at),
+        "undo_until": iso_z(deadline),
+        "undone_at": iso_z(record.undone_at),
         "undoable": record.undone_at is None and not record.erased and timezone.now() <= deadline,
     }

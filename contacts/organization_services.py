@@ -6,8 +6,8 @@ from django.db.models import ProtectedError, RestrictedError
 
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, InvalidInput, NotFound
+from contacts_project.ids import parse_uuid
 from organization.models import Organization
-from organization.selectors import parse_uuid
 from organization.trees import organization_subtree_ids
 
 from .models import Contact, ContactGroup

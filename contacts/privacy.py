@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, InvalidInput, NotFound
-from organization.selectors import parse_uuid
+from contacts_project.ids import parse_uuid
 
 from . import registry
 from .data_models import (

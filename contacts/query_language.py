@@ -31,8 +31,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from contacts_project.errors import FieldError, InvalidInput
+from contacts_project.ids import parse_uuid
 from organization.models import ContactType
-from organization.selectors import parse_uuid
 from organization.trees import categories_named, category_subtree_ids, organization_subtree_ids, organizations_named
 
 from .choices import ContactStatus, Priority

@@ -14,7 +14,8 @@ from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from contacts_project import cache
 from contacts_project.errors import NotFound
-from organization.selectors import parse_uuid
+from contacts_project.ids import parse_uuid
+from contacts_project.timefmt import iso_z
 
 from .data_models import DuplicateCandidate, MergeRecord
 from .models import Contact, ContactCategory, ContactGroup, ContactShare, ContactTemplate, GroupMembership
@@ -26,11 +27,6 @@ CONTACT_FIELDS_OUT = (
     "updated_at",
 )
 
-
-def _iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def _s(value) -> str | None:
@@ -61,12 +57,12 @@ def contact_to_dict(contact: Contact) -> dict[str, Any]:
         "tags": contact.tags,
         "groups": [str(g) for g in getattr(contact, "group_ids", None) or []],
         "template": _s(contact.template_id),
-        "status_changed_at": _iso(contact.status_changed_at),
-        "last_contacted_at": _iso(contact.last_contacted_at),
-        "last_engaged_at": _iso(contact.last_engaged_at),
+        "status_changed_at": iso_z(contact.status_changed_at),
+        "last_contacted_at": iso_z(contact.last_contacted_at),
+        "last_engaged_at": iso_z(contact.last_engaged_at),
         "engagement_score": contact.engagement_score,
-        "created_at": _iso(contact.created_at),
-        "updated_at": _iso(contact.updated_at),
+        "created_at": iso_z(contact.created_at),
+        "updated_at": iso_z(contact.updated_at),
     }
 
 
@@ -299,7 +295,7 @@ def contact_history(*, contact_id, before: int | None = None, limit: int = 50) -
             "id": f"contact-{event.pgh_id}",
             "event": {"insert": "created", "update": "updated", "delete": "deleted"}.get(event.pgh_label,
                                                                                          event.pgh_label),
-            "at": _iso(event.pgh_created_at),
+            "at": iso_z(event.pgh_created_at),
             "actor": {"id": meta.get("user"), "username": meta.get("username")} if meta.get("user") else None,
             "action": meta.get("action", ""),
             "reason": meta.get("reason", ""),
@@ -316,7 +312,7 @@ def contact_history(*, contact_id, before: int | None = None, limit: int = 50) -
             rows.append({
                 "id": f"membership-{event.pgh_id}",
                 "event": "added_to_group" if event.pgh_label == "insert" else "removed_from_group",
-                "at": _iso(event.pgh_created_at),
+                "at": iso_z(event.pgh_created_at),
                 "actor": {"id": meta.get("user"), "username": meta.get("username")} if meta.get("user") else None,
                 "action": meta.get("action", ""),
                 "reason": meta.get("reason", ""),
@@ -334,7 +330,7 @@ def _attname(name: str) -> str:
 
 def _jsonable(value):
     if isinstance(value, dt.datetime):
-        return _iso(value)
+        return iso_z(value)
     if isinstance(value, (dt.date,)):
         return value.isoformat()
     if value is None or isinstance(value, (str, int, float, bool, list, dict)):
@@ -363,8 +359,8 @@ def contact_report(*, contacts: QuerySet[Contact], period: str, start: dt.dateti
         "by_type": by_type,
         "by_organization": by_org[:top],
         "by_owner": by_owner[:top],
-        "new_contacts": {"period": period, "start": _iso(start), "end": _iso(end),
-                         "buckets": [{"start": _iso(row["bucket"]), "count": row["count"]} for row in series]},
+        "new_contacts": {"period": period, "start": iso_z(start), "end": iso_z(end),
+                         "buckets": [{"start": iso_z(row["bucket"]), "count": row["count"]} for row in series]},
     }
 
 

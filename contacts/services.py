@@ -19,15 +19,15 @@ from django.utils import timezone
 from contacts_project import cache
 from contacts_project.audit import audited
 from contacts_project.bulk_insert import insert_rows
-from contacts_project.errors import Conflict, FieldError, InvalidInput, NotFound
+from contacts_project.errors import Conflict, Errors, FieldError, InvalidInput, NotFound
 from contacts_project.events import emit
+from contacts_project.ids import parse_uuid
 from organization.models import Category, ContactType, Organization, Team
-from organization.selectors import parse_uuid, would_create_cycle
+from organization.selectors import would_create_cycle
 
 from .choices import ALLOWED_TRANSITIONS, ContactStatus, Priority
 from .models import Contact, ContactCategory, ContactGroup, ContactTemplate, GroupMembership
 from .validation import (
-    Errors,
     check_locale,
     check_timezone,
     email_error,

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from contacts_project.errors import FieldError, InvalidInput
+from contacts_project.errors import Errors, InvalidInput
 
 from .choices import CustomFieldType
 
@@ -21,25 +21,6 @@ CUSTOM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MAX_CUSTOM_FIELDS_BYTES = 16 * 1024
 
 
-class Errors:
-    """Collects field errors so one response names every bad field, then raises once."""
-
-    def __init__(self, prefix: str = ""):
-        self.prefix = prefix
-        self.items: list[FieldError] = []
-
-    def add(self, field: str, message: str, code: str = "invalid") -> None:
-        self.items.append(FieldError(f"{self.prefix}{field}", code, message))
-
-    def extend(self, other: Errors) -> None:
-        self.items.extend(other.items)
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise InvalidInput("", errors=self.items)
 
 
 def normalize_phone(raw: str, region: str | None = None) -> str:

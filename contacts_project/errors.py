@@ -89,6 +89,27 @@ class Unprocessable(ApplicationError):
 RESERVED = frozenset({"type", "title", "status", "detail", "errors", "instance"})
 
 
+class Errors:
+    """Collects field errors so one response names every bad field, then raises once."""
+
+    def __init__(self, prefix: str = ""):
+        self.prefix = prefix
+        self.items: list[FieldError] = []
+
+    def add(self, field: str, message: str, code: str = "invalid") -> None:
+        self.items.append(FieldError(f"{self.prefix}{field}", code, message))
+
+    def extend(self, other: Errors) -> None:
+        self.items.extend(other.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidInput("", errors=self.items)
+
+
 def problem(status_code: int, detail: str = "", errors: Iterable[dict] = (), **extra: Any) -> dict:
     slug, title = TITLES.get(status_code, ("error", "Error"))
     body = {"type": TYPE_BASE + slug, "title": title, "status": status_code, "detail": detail or title}

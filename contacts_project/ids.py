@@ -18,3 +18,12 @@ def uuid7_hex_block(count: int) -> list[str]:
     head = (millis << 80) | (0x7 << 76) | (0b10 << 62)
     low_mask = (1 << 62) - 1
     return [f"{head | ((c >> 62) << 64) | (c & low_mask):032x}" for c in range(counter, counter + count)]
+
+
+def parse_uuid(value) -> uuid.UUID | None:
+    """The UUID that `value` spells, or None for anything that is not one (a bad id in a URL or body is a 404/400,
+    never a 500)."""
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None

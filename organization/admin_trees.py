@@ -4,8 +4,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.html import format_html
 
+from contacts_project.ids import parse_uuid
+
 from .models import Category
-from .selectors import parse_uuid
 from .trees import category_subtree_ids, tree_order_annotations
 
 INDENT = "\u2003"  # an em space per level

@@ -1,8 +1,6 @@
 """Reads for organizations, types and categories; hierarchy walks are one recursive query each."""
 from __future__ import annotations
 
-import uuid
-
 from django.db import connection
 from django.db.models import Count, QuerySet
 
@@ -54,10 +52,3 @@ def would_create_cycle(*, model, field: str, node_id, new_parent_id) -> bool:
     table = model._meta.db_table
     column = model._meta.get_field(field).column
     return any(str(i) == str(node_id) for i in ancestor_ids(table=table, column=column, start_id=new_parent_id))
-
-
-def parse_uuid(value) -> uuid.UUID | None:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        return None

@@ -10,9 +10,10 @@ from django.utils import timezone
 from contacts_project import cache
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, InvalidInput, NotFound
+from contacts_project.ids import parse_uuid
 
 from .models import Category, ContactType, Organization
-from .selectors import parse_uuid, would_create_cycle
+from .selectors import would_create_cycle
 
 ORGANIZATION_FIELDS = ("name", "domain", "parent", "category")
 

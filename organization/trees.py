@@ -19,8 +19,9 @@ from django.db.models import IntegerField, Model, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 
+from contacts_project.ids import parse_uuid
+
 from .models import Category, Organization
-from .selectors import parse_uuid
 
 MAX_DEPTH = 1000  # a guard only: services refuse cycles, CYCLE stops a loop written behind their back
 

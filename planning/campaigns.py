@@ -24,12 +24,10 @@ from communications.choices import SENDABLE_CHANNELS, CommunicationStatus, Deliv
 from communications.models import Communication, ContactPreference, DeliveryEvent, MessageTemplate, Suppression
 from communications.services import record_status_events
 from contacts.models import Contact
-from contacts.validation import Errors
 from contacts_project.audit import audited
-from contacts_project.errors import Conflict, NotFound
+from contacts_project.errors import Conflict, Errors, NotFound
 from contacts_project.events import emit
-from contacts_project.ids import uuid7
-from organization.selectors import parse_uuid
+from contacts_project.ids import parse_uuid, uuid7
 
 from . import segments
 from .choices import CampaignStatus, RecipientStatus

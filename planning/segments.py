@@ -29,7 +29,7 @@ from communications.models import Communication
 from contacts.models import Contact, ContactCategory, GroupMembership
 from contacts.validation import contains_nul
 from contacts_project.errors import FieldError, InvalidInput
-from organization.selectors import parse_uuid
+from contacts_project.ids import parse_uuid
 
 from .models import ListMembership, Segment
 

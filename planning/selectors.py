@@ -10,7 +10,7 @@ from django.utils import timezone
 from contacts.models import Contact
 from contacts.selectors import contact_list, sees_all, visible_contacts
 from contacts_project.errors import NotFound
-from organization.selectors import parse_uuid
+from contacts_project.ids import parse_uuid
 
 from . import segments
 from .choices import TaskStatus

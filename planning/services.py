@@ -13,10 +13,9 @@ from contacts.filters import ContactFilter
 from contacts.models import Contact
 from contacts.selectors import visible_contacts
 from contacts.services import invalidate_contacts
-from contacts.validation import Errors
 from contacts_project.audit import audited
-from contacts_project.errors import Conflict, FieldError, InvalidInput, NotFound
-from organization.selectors import parse_uuid
+from contacts_project.errors import Conflict, Errors, FieldError, InvalidInput, NotFound
+from contacts_project.ids import parse_uuid
 
 from . import segments
 from .choices import TaskKind, TaskStatus

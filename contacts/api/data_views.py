@@ -17,10 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts_project.errors import InvalidInput
+from contacts_project.ids import parse_uuid
 from contacts_project.pagination import KeysetCursorPagination
 from contacts_project.parsers import StrictJSONParser
 from contacts_project.serializers import StrictSerializer
-from organization.selectors import parse_uuid
 
 from .. import duplicates, exports, merges, privacy, selectors
 from ..data_models import DuplicateCandidate, DuplicateStatus, ImportJob, ImportRowError

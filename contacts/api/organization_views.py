@@ -12,11 +12,11 @@ from rest_framework.views import APIView
 
 from contacts_project.audit import audited
 from contacts_project.errors import InvalidInput, NotFound
+from contacts_project.ids import parse_uuid
 from contacts_project.pagination import KeysetCursorPagination
 from contacts_project.serializers import StrictSerializer
 from contacts_project.views import ServiceViewSet
 from organization.models import SavedView
-from organization.selectors import parse_uuid
 
 from .. import bulk, hierarchy, tags
 from ..organization_services import organization_merge

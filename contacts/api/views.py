@@ -24,10 +24,10 @@ from rest_framework.views import APIView
 
 from contacts_project import cache
 from contacts_project.errors import InvalidInput, NotFound
+from contacts_project.ids import parse_uuid
 from contacts_project.throttling import TokenObtainThrottle
 from contacts_project.views import ServiceViewSet
 from organization.models import Organization
-from organization.selectors import parse_uuid
 
 from .. import duplicates, selectors, services
 from ..filters import ContactFilter

@@ -21,7 +21,8 @@ from contacts.services import invalidate_contacts
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, InvalidInput, NotFound
 from contacts_project.events import emit
-from organization.selectors import parse_uuid
+from contacts_project.ids import parse_uuid
+from contacts_project.timefmt import iso_z
 
 from . import engine, readers
 
@@ -295,8 +296,8 @@ def job_to_dict(job: ImportJob, *, request=None, errors: bool = True) -> dict[st
         "errors": [{"row": e.row, "field": e.field, "code": e.code, "message": e.message} for e in first_errors],
         "error_report": request.build_absolute_uri(report) if request is not None else report,
         "detail": job.detail,
-        "created_at": job.created_at.isoformat().replace("+00:00", "Z"),
-        "started_at": job.started_at.isoformat().replace("+00:00", "Z") if job.started_at else None,
-        "finished_at": job.finished_at.isoformat().replace("+00:00", "Z") if job.finished_at else None,
-        "undone_at": job.undone_at.isoformat().replace("+00:00", "Z") if job.undone_at else None,
+        "created_at": iso_z(job.created_at),
+        "started_at": iso_z(job.started_at),
+        "finished_at": iso_z(job.finished_at),
+        "undone_at": iso_z(job.undone_at),
     }

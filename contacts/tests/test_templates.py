@@ -6,8 +6,8 @@ import pytest
 from contacts import services
 from contacts.models import Contact, ContactTemplate
 from contacts.tests.factories import ContactFactory, ContactTypeFactory, TemplateFactory
-from contacts.validation import Errors, validate_custom_field_definitions, validate_custom_fields
-from contacts_project.errors import InvalidInput, NotFound
+from contacts.validation import validate_custom_field_definitions, validate_custom_fields
+from contacts_project.errors import Errors, InvalidInput, NotFound
 from organization.models import ContactType
 from tests.problem import assert_problem
 

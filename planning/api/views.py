@@ -9,8 +9,9 @@ from rest_framework.response import Response
 
 from contacts.selectors import check_contact_access, contact_to_dict
 from contacts_project.errors import InvalidInput, NotFound
+from contacts_project.ids import parse_uuid
+from contacts_project.timefmt import iso_z
 from contacts_project.views import ServiceViewSet
-from organization.selectors import parse_uuid
 
 from .. import campaigns, segments, selectors, services
 from ..models import Campaign, CampaignRecipient, ListJob
@@ -41,7 +42,7 @@ def _call_plan_entry(contact) -> dict:
     task = None
     if contact.next_task_id:
         task = {"id": str(contact.next_task_id), "title": contact.next_task_title,
-                "due_at": contact.next_task_due_at.isoformat().replace("+00:00", "Z")}
+                "due_at": iso_z(contact.next_task_due_at)}
     return {**_ranked(contact), "next_task": task}
 
 
