@@ -1,0 +1,54 @@
+"""The one extension registry: fixed keys through which a higher app takes part in a lower app's work
+without the lower app importing it (imports only go downwards).
+
+Typed events (`contacts_project.events`) say what happened after a commit; this registry is for what a lower
+app must ask of the apps above it while it works (inside its transaction). Its keys are fixed here: an app
+adds entries under a key in its `AppConfig.ready`, never a new key, so every way to extend the platform is
+listed on this page.
+
+| key | an entry | who reads it |
+|---|---|---|
+| `contact_detail_arrays` | name -> () -> ArraySubquery correlated on the contact's `pk` | the contact detail's one statement adds `name: [ids]` |
+| `privacy_exporters` | name -> (contact_id) -> JSON-able data | the privacy export, under `name` |
+| `privacy_erasers` | name -> (contact_id, identity) -> rows changed | erasure; identity = {email, phone, email_hash, phone_hash} |
+| `privacy_erased_tables` | model label ("app.model") -> eraser name | erasure skips the generic deletion of those tables |
+| `merge_hooks` | name -> (merge(survivor_id, merged_id) -> payload, undo(survivor_id, merged_id, payload) or None) | merge and its undo |
+| `retention_purgers` | name -> (cutoff, held_contact_ids) -> rows purged | the retention job |
+| `live_gauges` | name -> () -> iterable of prometheus metric families | `/metrics` at scrape time |
+
+Entries under one key run in the order they were registered; all run inside the caller's transaction.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+KEYS = ("contact_detail_arrays", "privacy_exporters", "privacy_erasers", "privacy_erased_tables", "merge_hooks",
+        "retention_purgers", "live_gauges")
+
+
+class Registry(dict):
+    """A dict whose keys are fixed at creation: a store can be filled, never replaced or deleted."""
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return super().__getitem__(key)
+        except KeyError:
+            raise KeyError(f"{key!r} is not a registry key (one of {', '.join(KEYS)})") from None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise TypeError("The registry's keys are fixed: add entries under a key with register().")
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("The registry's keys cannot be deleted.")
+
+
+registry = Registry({key: {} for key in KEYS})
+
+
+def register(key: str, name: str, entry: Any) -> None:
+    """Add (or replace) `name` under `key`."""
+    registry[key][name] = entry
+
+
+def unregister(key: str, name: str) -> None:
+    registry[key].pop(name, None)
