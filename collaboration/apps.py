@@ -8,14 +8,11 @@ class CollaborationConfig(AppConfig):
 
     def ready(self):
         from contacts_project import events
-        from planning import services as planning_services
 
         from . import services
         from .models import Attachment
 
         events.subscribe(services.on_event)
-        if services.on_task_event not in planning_services.NOTIFIERS:
-            planning_services.NOTIFIERS.append(services.on_task_event)
         # Files are not rows: when an attachment row goes (directly or by cascade from its contact,
         # organization or note), its stored file is deleted after the transaction commits.
         post_delete.connect(_delete_file, sender=Attachment, dispatch_uid="collaboration.attachment_file")

@@ -822,7 +822,9 @@ def webhook_sweep(*, now: dt.datetime | None = None) -> int:
 def on_event(event: str, payload: dict[str, Any]) -> None:
     """contacts_project.events subscriber: webhooks for every event, notifications for some."""
     webhook_deliveries_create(event=event, data=payload)
-    if event == "import.finished":
+    if event in ("task.assigned", "task.due"):
+        on_task_event(event, **payload)
+    elif event == "import.finished":
         notify(user_ids=[payload.get("actor")], kind=NotificationKind.IMPORT_FINISHED,
                title=f"Import {payload.get('filename') or payload.get('id')} {payload.get('status', 'finished')}",
                body=", ".join(f"{k}: {payload[k]}" for k in ("created", "updated", "skipped", "failed")
@@ -835,7 +837,7 @@ def on_event(event: str, payload: dict[str, Any]) -> None:
 
 
 def on_task_event(event: str, *, task_id, actor_id=None, **_) -> None:
-    """planning.services.NOTIFIERS hook: the assignee hears about assignment (not their own) and due dates."""
+    """task.assigned / task.due events: the assignee hears about assignment (not their own) and due dates."""
     task = Task.objects.filter(pk=task_id).values("assignee_id", "title", "contact_id", "due_at").first()
     if task is None or task["assignee_id"] is None:
         return

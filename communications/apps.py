@@ -8,6 +8,12 @@ class CommunicationsConfig(AppConfig):
     def ready(self):
         from anymail.signals import tracking
 
+        from contacts_project.registry import register
+
+        from .monitoring import check_dispatcher, dispatcher_lag_gauges
         from .views import record_anymail_event
+
+        register("live_gauges", "dispatcher_lag", dispatcher_lag_gauges)
+        register("readiness_checks", "dispatcher", check_dispatcher)
 
         tracking.connect(record_anymail_event, dispatch_uid="communications.record_anymail_event")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
@@ -15,6 +14,7 @@ from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from contacts_project import cache
 from contacts_project.errors import NotFound
 from contacts_project.ids import parse_uuid
+from contacts_project.registry import registry
 from contacts_project.timefmt import iso_z
 
 from .data_models import DuplicateCandidate, MergeRecord
@@ -192,19 +192,6 @@ def contact_get(*, contact_id, user=None) -> Contact:
     return contact
 
 
-# Higher apps add fields to the contact detail (e.g. planning: the contact's lists) without contacts importing
-# them. They are read on cache misses only, and the app that owns the data invalidates the contact's cache
-# when it changes.
-DETAIL_ID_ARRAYS: dict[str, Callable[[], Any]] = {}
-
-
-def register_detail_id_array(name: str, subquery: Callable[[], Any]) -> None:
-    """A higher app adds ids to the contact detail (planning: `lists`) without this app importing it.
-    `subquery()` returns an ArraySubquery correlated on OuterRef("pk"): it is read by the detail's one
-    statement (a function per extension cost a round trip on every cache miss)."""
-    DETAIL_ID_ARRAYS[name] = subquery
-
-
 def contact_get_details(*, contact_id, user=None) -> dict[str, Any]:
     """The RFC's get_contact_details: cache-aside in Redis, built from PostgreSQL on a miss.
 
@@ -216,13 +203,16 @@ def contact_get_details(*, contact_id, user=None) -> dict[str, Any]:
         check_contact_access(user, key)
 
     def build():
+        # higher apps add id arrays (planning: `lists`), read by this one statement on cache misses only; the app
+        # that owns the data invalidates the contact's cache when it changes
         # aliased: a detail field may share its name with a relation (planning's `lists`)
-        extensions = {f"detail_{name}": subquery() for name, subquery in DETAIL_ID_ARRAYS.items()}
+        arrays = registry["contact_detail_arrays"]
+        extensions = {f"detail_{name}": subquery() for name, subquery in arrays.items()}
         contact = contact_base().annotate(**extensions).filter(pk=key).first()
         if contact is None:
             return None
         data = contact_to_dict(contact)
-        for name in DETAIL_ID_ARRAYS:
+        for name in arrays:
             data[name] = [str(value) for value in getattr(contact, f"detail_{name}")]
         return data
 

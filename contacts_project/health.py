@@ -1,5 +1,8 @@
 """Readiness: can this deployment serve and send? (/health/ready/; liveness is /health/ in urls.py)
 
+The checks of shared services are here; an app adds its own under the registry's `readiness_checks`
+(communications: `dispatcher`).
+
 Each check returns quickly (short socket timeouts) and reports `ok` plus what it saw. The response is
 200 when every check passes and 503 otherwise, so a load balancer or orchestrator can act on it.
 
@@ -19,6 +22,7 @@ from django.db import connection
 from django.http import JsonResponse
 
 from contacts_project import metrics
+from contacts_project.registry import registry
 
 WORKER_KEY = "health:worker"
 BEAT_KEY = "health:beat"
@@ -70,16 +74,6 @@ def check_beat() -> dict:
     return _heartbeat(BEAT_KEY, "beat")
 
 
-def check_dispatcher() -> dict:
-    lag = metrics.dispatcher_lag_seconds()
-    limit = settings.HEALTH_DISPATCH_LAG_MAX
-    result = {"ok": lag <= limit, "lag_seconds": round(lag, 1), "max_lag_seconds": limit}
-    # a backlog waits as `scheduled` while the send queue holds the in-flight cap: late messages with sends
-    # waiting in the queue mean busy workers (see `worker` for dead ones), not a stalled dispatcher
-    if lag > limit and metrics.send_queue_tasks():
-        result.update(ok=True, sending_backlog=True)
-    return result
-
 
 CHECKS: dict[str, Callable[[], dict]] = {
     "database": check_database,
@@ -87,13 +81,12 @@ CHECKS: dict[str, Callable[[], dict]] = {
     "broker": check_broker,
     "worker": check_worker,
     "beat": check_beat,
-    "dispatcher": check_dispatcher,
 }
 
 
 def run_checks() -> dict[str, dict]:
     results = {}
-    for name, check in CHECKS.items():
+    for name, check in {**CHECKS, **registry["readiness_checks"]}.items():
         started = time.perf_counter()
         try:
             result = check()

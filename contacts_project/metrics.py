@@ -4,7 +4,8 @@ Counters and histograms live here so every app increments the same objects. Unde
 worker processes) and Celery (prefork children), prometheus_client's multiprocess mode is used when
 PROMETHEUS_MULTIPROC_DIR is set: each process writes its samples to files in that directory and
 /metrics adds them up. Gauges that describe shared state (queue depths, dispatcher lag, cache hit rate)
-are not stored per process: `LiveStateCollector` reads them from Redis and PostgreSQL at scrape time.
+are not stored per process: `LiveStateCollector` reads them from Redis and PostgreSQL at scrape time, with the
+gauges each app registers under the registry's `live_gauges` (communications: the dispatcher lag).
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import os
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+
+from contacts_project.registry import registry as extensions
 
 logger = logging.getLogger(__name__)
 
@@ -61,21 +64,6 @@ def send_queue_tasks() -> int | None:
         return None
 
 
-def dispatcher_lag_seconds() -> float:
-    """Age of the oldest communication that is due but still `scheduled` (0 when none is waiting).
-
-    Read through the app registry, not an import: contacts_project sits below communications.
-    """
-    from django.apps import apps
-    from django.db.models import Min
-    from django.utils import timezone
-
-    Communication = apps.get_model("communications", "Communication")
-    now = timezone.now()
-    oldest = Communication.objects.filter(status="scheduled", scheduled_at__lte=now) \
-        .aggregate(oldest=Min("scheduled_at"))["oldest"]
-    return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
-
 
 class LiveStateCollector:
     """Gauges read at scrape time: queue depths, dispatcher lag, and the cache hit ratio since start
@@ -97,13 +85,11 @@ class LiveStateCollector:
         except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
             logger.warning("queue depth unavailable: %s", exc)
         yield depth
-        lag = GaugeMetricFamily("contacts_dispatcher_lag_seconds",
-                                "Age of the oldest due communication still waiting to be queued")
-        try:
-            lag.add_metric([], dispatcher_lag_seconds())
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("dispatcher lag unavailable: %s", exc)
-        yield lag
+        for name, gauges in extensions["live_gauges"].items():
+            try:
+                yield from gauges()
+            except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
+                logger.warning("%s unavailable: %s", name, exc)
         if self.source is not None:
             ratio = cache_hit_ratio(cache_events(self.source))
             gauge = GaugeMetricFamily("contacts_cache_hit_ratio",

@@ -6,15 +6,19 @@ app must ask of the apps above it while it works (inside its transaction). Its k
 adds entries under a key in its `AppConfig.ready`, never a new key, so every way to extend the platform is
 listed on this page.
 
-| key | an entry | who reads it |
-|---|---|---|
-| `contact_detail_arrays` | name -> () -> ArraySubquery correlated on the contact's `pk` | the contact detail's one statement adds `name: [ids]` |
-| `privacy_exporters` | name -> (contact_id) -> JSON-able data | the privacy export, under `name` |
-| `privacy_erasers` | name -> (contact_id, identity) -> rows changed | erasure; identity = {email, phone, email_hash, phone_hash} |
-| `privacy_erased_tables` | model label ("app.model") -> eraser name | erasure skips the generic deletion of those tables |
-| `merge_hooks` | name -> (merge(survivor_id, merged_id) -> payload, undo(survivor_id, merged_id, payload) or None) | merge and its undo |
-| `retention_purgers` | name -> (cutoff, held_contact_ids) -> rows purged | the retention job |
-| `live_gauges` | name -> () -> iterable of prometheus metric families | `/metrics` at scrape time |
+Keys, each holding {name: entry}:
+- `contact_detail_arrays`: () -> ArraySubquery correlated on the contact's `pk`; the contact detail's one
+  statement adds `name: [ids]` (planning: `lists`).
+- `privacy_exporters`: (contact_id) -> JSON-able data, shown under `name` in the privacy export.
+- `privacy_erasers`: (contact_id, identity) -> rows changed, run by erasure;
+  identity = {email, phone, email_hash, phone_hash}.
+- `privacy_erased_tables`: model label ("app.model") -> the eraser that handles it (the generic deletion skips it).
+- `merge_hooks`: (merge(survivor_id, merged_id) -> payload, undo(survivor_id, merged_id, payload) or None).
+- `retention_purgers`: (cutoff, held_contact_ids) -> rows purged, run by the retention job.
+- `live_gauges`: () -> iterable of prometheus metric families, read at each `/metrics` scrape
+  (communications: the dispatcher lag).
+- `readiness_checks`: () -> {"ok": bool, ...}, reported by `/health/ready/` after the built-in checks
+  (communications: `dispatcher`).
 
 Entries under one key run in the order they were registered; all run inside the caller's transaction.
 """
@@ -23,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 KEYS = ("contact_detail_arrays", "privacy_exporters", "privacy_erasers", "privacy_erased_tables", "merge_hooks",
-        "retention_purgers", "live_gauges")
+        "retention_purgers", "live_gauges", "readiness_checks")
 
 
 class Registry(dict):

@@ -9,9 +9,9 @@ class PlanningConfig(AppConfig):
         from django.contrib.postgres.expressions import ArraySubquery
         from django.db.models import OuterRef
 
-        from contacts.selectors import register_detail_id_array
+        from contacts_project.registry import register
 
         from .models import ListMembership
 
-        register_detail_id_array("lists", lambda: ArraySubquery(
+        register("contact_detail_arrays", "lists", lambda: ArraySubquery(
             ListMembership.objects.filter(contact_id=OuterRef("pk")).values("contact_list_id")))

@@ -15,6 +15,7 @@ from contacts.selectors import visible_contacts
 from contacts.services import invalidate_contacts
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, Errors, FieldError, InvalidInput, NotFound
+from contacts_project.events import EventType, emit
 from contacts_project.ids import parse_uuid
 
 from . import segments
@@ -387,7 +388,7 @@ def task_create(*, data: dict[str, Any], actor=None) -> Task:
     values.setdefault("assignee_id", getattr(actor, "pk", None))
     with transaction.atomic(), audited(actor, "task.create"):
         task = Task.objects.create(**values, created_by_id=getattr(actor, "pk", None))
-        transaction.on_commit(lambda: _notify_assignment(task.pk, actor))
+        _notify_assignment(task.pk, actor)
     return task
 
 
@@ -408,7 +409,7 @@ def task_update(*, task_id, data: dict[str, Any], actor=None) -> Task:
         if values:
             task.save(update_fields=[*values, "updated_at"])
         if reassigned:
-            transaction.on_commit(lambda: _notify_assignment(task.pk, actor))
+            _notify_assignment(task.pk, actor)
     return task
 
 
@@ -441,12 +442,7 @@ def task_delete(*, task_id, actor=None) -> None:
 
 
 def _notify_assignment(task_id, actor) -> None:
-    """Hook for in-app notifications (the collaboration issue); a no-op until a notifier is registered."""
-    for notifier in NOTIFIERS:
-        notifier("task.assigned", task_id=task_id, actor_id=getattr(actor, "pk", None))
-
-
-NOTIFIERS: list = []
+    emit(EventType.TASK_ASSIGNED, {"task_id": str(task_id), "actor_id": getattr(actor, "pk", None)})
 
 
 def tasks_claim_due_reminders(*, now: dt.datetime | None = None, batch: int = 500) -> list:

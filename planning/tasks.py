@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from contacts_project.errors import InvalidInput
+from contacts_project.events import EventType, emit
 
 from . import services
 from .models import ListJob, Segment
@@ -60,11 +61,7 @@ def send_task_reminders() -> int:
     """Beat: claim tasks that fell due and notify their assignees once."""
     claimed = services.tasks_claim_due_reminders()
     for task_id in claimed:
-        for notifier in services.NOTIFIERS:
-            try:
-                notifier("task.due", task_id=task_id, actor_id=None)
-            except Exception:  # noqa: BLE001 - one failing notifier must not block the others
-                logger.exception("task reminder notifier failed", extra={"task": str(task_id)})
+        emit(EventType.TASK_DUE, {"task_id": str(task_id)})
     return len(claimed)
 
 

@@ -27,7 +27,8 @@ def test_assignment_and_due_tasks_notify_the_assignee(api, make_user, client_for
                             format="json")
     assert response.status_code == 201, response.content
     assert Notification.objects.get(user=ann).kind == "task.assigned"
-    planning_tasks.send_task_reminders()
+    with django_capture_on_commit_callbacks(execute=True):  # events are announced after the claim commits
+        planning_tasks.send_task_reminders()
     assert set(Notification.objects.filter(user=ann).values_list("kind", flat=True)) == {"task.assigned", "task.due"}
 
     # assigning a task to yourself is no news

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from contacts.tests.factories import ContactFactory
-from planning import services
+from contacts_project import events
 from planning.models import Task
 from planning.tasks import reschedule_recurring_followups, send_task_reminders
 
@@ -67,15 +67,21 @@ def test_recurring_task_moves_when_the_contact_is_reached_otherwise(api):
     assert Task.objects.get(pk=task["id"]).due_at > timezone.now() + dt.timedelta(days=30)
 
 
-def test_due_reminders_are_claimed_once(api):
+def test_due_reminders_are_claimed_once(api, django_capture_on_commit_callbacks):
     contact = ContactFactory()
     new_task(api, contact, due_at=(timezone.now() - dt.timedelta(minutes=1)).isoformat())
     new_task(api, contact, due_at=(timezone.now() + dt.timedelta(days=1)).isoformat())
     seen = []
-    services.NOTIFIERS.append(lambda event, **kw: seen.append((event, kw["task_id"])))
+
+    def listener(event, payload):
+        if event.startswith("task."):
+            seen.append((event, payload["task_id"]))
+
+    events.subscribe(listener)
     try:
-        assert send_task_reminders() == 1
-        assert send_task_reminders() == 0
+        with django_capture_on_commit_callbacks(execute=True):  # announced after the claim commits
+            assert send_task_reminders() == 1
+            assert send_task_reminders() == 0
     finally:
-        services.NOTIFIERS.pop()
+        events.SUBSCRIBERS.remove(listener)
     assert len(seen) == 1 and seen[0][0] == "task.due"
