@@ -8,6 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# the runtime set only: test and development tools (requirements-dev.txt) stay out of the image
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 

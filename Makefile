@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed
 BENCH_CONTACTS ?= 1000000
 BENCH_ARGS ?=
 
-.PHONY: run test install services stop bench lint migrations-check soak audit fuzz
+.PHONY: run test install services stop info bench lint migrations-check soak audit fuzz
 
-$(STAMP): requirements.txt
+# make run, test and bench are development commands: they install the runtime and the development sets
+$(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,6 +28,10 @@ test: $(STAMP)
 
 stop:
 	$(PY) scripts/dev.py stop
+
+# the URLs and the admin password `make run` printed
+info:
+	@$(PY) scripts/dev.py info
 
 bench: $(STAMP)
 	$(PY) scripts/dev.py exec -- $(PY) bench/run.py --contacts $(BENCH_CONTACTS) $(BENCH_ARGS)

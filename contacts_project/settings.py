@@ -279,12 +279,17 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="contacts@example.com")
 
 # --- Logging: structured JSON lines with the request id --------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env("LOG_FORMAT", default="json")  # json (production) or text (one readable line; make run in a terminal)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "contacts_project.logging.JsonFormatter"}},
-    "filters": {"request_id": {"()": "contacts_project.logging.RequestIdFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}},
+    "formatters": {"json": {"()": "contacts_project.logging.JsonFormatter"},
+                   "text": {"()": "contacts_project.logging.TextFormatter"}},
+    "filters": {"request_id": {"()": "contacts_project.logging.RequestIdFilter"},
+                "periodic_ticks": {"()": "contacts_project.logging.PeriodicTickFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "formatter": "text" if LOG_FORMAT == "text" else "json",
+                             "filters": ["request_id", "periodic_ticks"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

