@@ -2,8 +2,7 @@ from django.contrib import admin
 from django.db.models import Count, Exists, OuterRef, Value
 from django.db.models.functions import Lower
 
-from contacts_project.admin_tools import FastChangeListMixin
-from organization.admin import _changed
+from contacts_project.admin_tools import FastChangeListMixin, changed_data
 from organization.admin_trees import CategoryTreeFilter
 from organization.models import ImmutableUnaccent
 from organization.trees import organization_subtree_ids
@@ -68,7 +67,7 @@ class ContactAdmin(FastChangeListMixin, admin.ModelAdmin):
         return queryset, False
 
     def save_model(self, request, obj, form, change):
-        data = _changed(form, obj)
+        data = changed_data(form)
         data.pop("template", None)
         if change:
             services.contact_update(contact_id=obj.pk, data=data, actor=request.user)
@@ -100,7 +99,7 @@ class ContactGroupAdmin(FastChangeListMixin, admin.ModelAdmin):
         return obj.n_members
 
     def save_model(self, request, obj, form, change):
-        data = _changed(form, obj)
+        data = changed_data(form)
         data.pop("owner", None)
         if change:
             services.group_update(group_id=obj.pk, data=data, actor=request.user)
@@ -119,7 +118,7 @@ class ContactTemplateAdmin(FastChangeListMixin, admin.ModelAdmin):
     autocomplete_fields = ("contact_type",)
 
     def save_model(self, request, obj, form, change):
-        data = _changed(form, obj)
+        data = changed_data(form)
         if change:
             services.template_update(template_id=obj.pk, data=data, actor=request.user)
         else:

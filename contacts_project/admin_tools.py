@@ -10,6 +10,16 @@ from django.utils.functional import cached_property
 EXACT_COUNT_LIMIT = 10000
 
 
+def changed_data(form) -> dict:
+    """A ModelAdmin form's changed fields as service data (related objects by primary key), so an admin save goes
+    through the same service as the API."""
+    data = {}
+    for name in form.changed_data:
+        value = form.cleaned_data.get(name)
+        data[name] = getattr(value, "pk", value)
+    return data
+
+
 class EstimatedCountPaginator(Paginator):
     """Exact counts up to 10,000 rows (one bounded query), the planner's estimate above that.
 

@@ -48,7 +48,7 @@ def _record(kind: str, n: int = 1) -> None:
         pass
 
 
-def _available() -> bool:
+def available() -> bool:
     return time.monotonic() >= _open_until
 
 
@@ -82,7 +82,7 @@ def _data_key(base: str, version: str) -> str:
 
 def get_or_build(base: str, build: Callable[[], Any], timeout: int) -> Any:
     """Return the cached value for `base`, building and storing it on a miss. Never raises for Redis."""
-    if not _available():
+    if not available():
         _record("misses")
         return build()
     try:
@@ -115,7 +115,7 @@ def get_or_build(base: str, build: Callable[[], Any], timeout: int) -> Any:
 def guarded(operation: Callable[[Any], Any], fallback: Any) -> Any:
     """`operation(redis_client)` under the breaker: `fallback` at once while Redis is known to be down, or when
     the operation fails (which opens the breaker). For other Redis users, e.g. the throttles' counters."""
-    if not _available():
+    if not available():
         return fallback
     try:
         return operation(_client())
@@ -128,7 +128,7 @@ def invalidate(*bases: str) -> None:
     """Give each object a new version; the old data keys are never read again and expire."""
     if not bases:
         return
-    if not _available():  # Redis is known to be down: don't wait for a timeout, replay later
+    if not available():  # Redis is known to be down: don't wait for a timeout, replay later
         _remember(bases)
         return
     try:

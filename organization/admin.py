@@ -2,20 +2,11 @@ from django.contrib import admin
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
-from contacts_project.admin_tools import FastChangeListMixin
+from contacts_project.admin_tools import FastChangeListMixin, changed_data
 
 from . import services
 from .admin_trees import CategoryTreeFilter, TreeOrderMixin
 from .models import Category, ContactType, Organization, SavedView, Team, TeamMembership
-
-
-def _changed(form, obj) -> dict:
-    """The form's changed fields as service data (related objects by primary key)."""
-    data = {}
-    for name in form.changed_data:
-        value = form.cleaned_data.get(name)
-        data[name] = getattr(value, "pk", value)
-    return data
 
 
 @admin.register(Organization)
@@ -28,7 +19,7 @@ class OrganizationAdmin(TreeOrderMixin, FastChangeListMixin, admin.ModelAdmin):
     ordering = ("name",)
 
     def save_model(self, request, obj, form, change):
-        data = _changed(form, obj)
+        data = changed_data(form)
         if change:
             saved = services.organization_update(organization_id=obj.pk, data=data, actor=request.user)
         else:
@@ -57,7 +48,7 @@ class ContactTypeAdmin(FastChangeListMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.contact_type_update(key=obj.pk, data=_changed(form, obj), actor=request.user)
+            services.contact_type_update(key=obj.pk, data=changed_data(form), actor=request.user)
         else:
             services.contact_type_create(data=form.cleaned_data, actor=request.user)
 
@@ -73,7 +64,7 @@ class CategoryAdmin(TreeOrderMixin, admin.ModelAdmin):
     autocomplete_fields = ("parent",)
 
     def save_model(self, request, obj, form, change):
-        data = _changed(form, obj)
+        data = changed_data(form)
         if change:
             services.category_update(category_id=obj.pk, data=data, actor=request.user)
         else:
