@@ -27,9 +27,9 @@ django.setup()
 
 from seed import REBUILD_COUNTS  # noqa: E402
 
-from contacts.data_models import ImportedContact, ImportJob  # noqa: E402
-from contacts.imports.readers import detect  # noqa: E402
-from contacts.imports.service import import_run  # noqa: E402
+from dataquality.imports.readers import detect  # noqa: E402
+from dataquality.imports.service import import_run  # noqa: E402
+from dataquality.models import ImportedContact, ImportJob  # noqa: E402
 
 FIRST = ["Ada", "Alan", "Grace", "Linus", "Margaret", "Tim", "Barbara", "Dennis", "Ken", "Frances", "José", "Zoë"]
 LAST = ["Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Berners-Lee", "Liskov", "Ritchie", "Müller"]
@@ -76,7 +76,7 @@ def bench(path: Path, fmt: str, label: str, keep: bool, policy: str = "skip") ->
     detected = detect(str(path))
     mapping = {}
     if fmt == "csv":
-        from contacts.imports.readers import csv_header, suggest_mapping
+        from dataquality.imports.readers import csv_header, suggest_mapping
 
         mapping = suggest_mapping(csv_header(str(path), detected))
     job = ImportJob.objects.create(format=fmt, filename=path.name, path=str(path), size=path.stat().st_size,

@@ -17,8 +17,8 @@ from django.db.models import Q
 
 from .choices import Role
 
-DATA_APPS = ("organization", "contacts", "communications", "planning", "collaboration")
-MEMBER_WRITE_APPS = ("contacts", "communications", "planning")
+DATA_APPS = ("organization", "contacts", "dataquality", "communications", "planning", "collaboration")
+MEMBER_WRITE_APPS = ("contacts", "dataquality", "communications", "planning")
 MEMBER_WRITE_MODELS = {
     "organization": {"organization", "savedview"},
     "collaboration": {"note", "notemention", "attachment", "notification", "notificationpreference"},

@@ -233,8 +233,8 @@ def _feed_sources() -> list[tuple[str, str]]:
             WHERE pgh_label = 'update' AND previous IS DISTINCT FROM status"""),
     ]
     try:
-        imported = apps.get_model("contacts", "ImportedContact")
-        job = apps.get_model("contacts", "ImportJob")
+        imported = apps.get_model("dataquality", "ImportedContact")
+        job = apps.get_model("dataquality", "ImportJob")
     except LookupError:  # imports are another issue's; the feed includes them where they exist
         imported = job = None
     if imported is not None:

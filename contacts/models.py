@@ -113,6 +113,15 @@ class Contact(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="contact_email_ci_unique", condition=~Q(email="")),
         ]
+        # the data-quality features' permissions (the dataquality app); named `contacts.*` since they began here
+        permissions = [
+            ("export_personal_data", "Can export everything held about a contact (GDPR access)"),
+            ("erase_personal_data", "Can erase a contact's personal data (GDPR erasure)"),
+            ("export_contacts", "Can export contacts in bulk (CSV, vCard, JSON)"),
+            ("import_contacts", "Can import contacts from files"),
+            ("merge_contacts", "Can merge duplicate contacts and undo merges"),
+            ("place_legal_hold", "Can place and lift legal holds"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip() or self.email or str(self.id)
@@ -229,9 +238,6 @@ class OrganizationContactCount(models.Model):
                                         related_name="contact_count")
     contacts = models.BigIntegerField(default=0)
 
-
-# Data quality and privacy tables (issue 8) live in their own module.
-from .data_models import *  # noqa: E402,F401,F403
 
 
 class ContactShare(models.Model):

@@ -17,7 +17,6 @@ from contacts_project.ids import parse_uuid
 from contacts_project.registry import registry
 from contacts_project.timefmt import iso_z
 
-from .data_models import DuplicateCandidate, MergeRecord
 from .models import Contact, ContactCategory, ContactGroup, ContactShare, ContactTemplate, GroupMembership
 
 CONTACT_FIELDS_OUT = (
@@ -145,38 +144,6 @@ def visible_contact_ids(user, ids) -> set[str]:
         return {str(i) for i in ids}
     rows = visible_contacts(user, Contact.objects.all()).filter(pk__in=list(ids)).values_list("pk", flat=True)
     return {str(pk) for pk in rows}
-
-
-# --------------------------------------------------------------------------- duplicates and merges
-def duplicate_queue(*, user, status: str) -> QuerySet:
-    """The review queue: pairs in `status` of which the user sees both contacts."""
-    queryset = DuplicateCandidate.objects.filter(status=status).select_related("contact_a", "contact_b")
-    if sees_all(user):
-        return queryset
-    visible = visible_contacts(user, Contact.objects.all()).values("pk")
-    return queryset.filter(contact_a__in=visible, contact_b__in=visible)
-
-
-def check_duplicate_access(user, pair_id) -> None:
-    """404 for a pair one of whose contacts the user may not see (an unknown pair is the service's 404)."""
-    key = parse_uuid(pair_id)
-    pair = DuplicateCandidate.objects.filter(pk=key).values_list("contact_a_id", "contact_b_id").first() \
-        if key else None
-    if pair is not None and len(visible_contact_ids(user, pair)) != 2:
-        raise NotFound("Duplicate pair not found.")
-
-
-def merge_record_get(*, merge_id, user, write: bool = False) -> MergeRecord:
-    """A merge record whose surviving contact the user may see (`write`: change); 404 otherwise."""
-    key = parse_uuid(merge_id)
-    record = MergeRecord.objects.filter(pk=key).first() if key else None
-    if record is None:
-        raise NotFound("Merge not found.")
-    try:
-        check_contact_access(user, record.survivor_key, write=write)
-    except NotFound:
-        raise NotFound("Merge not found.")
-    return record
 
 
 def contact_list(user=None) -> QuerySet[Contact]:

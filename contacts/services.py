@@ -22,6 +22,7 @@ from contacts_project.bulk_insert import insert_rows
 from contacts_project.errors import Conflict, Errors, FieldError, InvalidInput, NotFound
 from contacts_project.events import emit
 from contacts_project.ids import parse_uuid
+from contacts_project.registry import registry
 from organization.models import Category, ContactType, Organization, Team
 from organization.selectors import would_create_cycle
 
@@ -322,6 +323,27 @@ def contact_create(*, data: dict[str, Any], actor=None, template_id=None) -> Con
         return contact
 
     return _save_unique(write)
+
+
+def parse_create_policy(value: Any, field: str = "on_duplicate") -> str:
+    """The on_duplicate policy of a create: "create" (the default) or one an app registered under
+    `contact_create_policies` (data quality: skip, update, reject)."""
+    if value in (None, ""):
+        return "create"
+    policies = ["create", *registry["contact_create_policies"]]
+    if not isinstance(value, str) or value not in policies:
+        raise InvalidInput.field(field, f"{value!r} is not a duplicate policy; choose one of {policies}.",
+                                 "invalid_choice")
+    return value
+
+
+def contact_create_with_policy(*, data: dict[str, Any], policy: str, actor=None) -> tuple[Contact, bool]:
+    """Create a contact, or let the registered `policy` decide what a duplicate of it does. Returns
+    (contact, created)."""
+    policy = parse_create_policy(policy)
+    if policy == "create":
+        return contact_create(data=data, actor=actor), True
+    return registry["contact_create_policies"][policy](data=data, actor=actor)
 
 
 def contact_bulk_create(*, rows: list[dict[str, Any]], actor=None) -> list[Contact]:

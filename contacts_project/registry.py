@@ -9,6 +9,8 @@ listed on this page.
 Keys, each holding {name: entry}:
 - `contact_detail_arrays`: () -> ArraySubquery correlated on the contact's `pk`; the contact detail's one
   statement adds `name: [ids]` (planning: `lists`).
+- `contact_create_policies`: (*, data, actor) -> (contact, created), the duplicate policy `name` of
+  `POST /contacts/?on_duplicate=<name>` (without one: a plain create; dataquality: skip, update, reject).
 - `privacy_exporters`: (contact_id) -> JSON-able data, shown under `name` in the privacy export.
 - `privacy_erasers`: (contact_id, identity) -> rows changed, run by erasure;
   identity = {email, phone, email_hash, phone_hash}.
@@ -26,8 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-KEYS = ("contact_detail_arrays", "privacy_exporters", "privacy_erasers", "privacy_erased_tables", "merge_hooks",
-        "retention_purgers", "live_gauges", "readiness_checks")
+KEYS = ("contact_detail_arrays", "contact_create_policies", "privacy_exporters", "privacy_erasers",
+        "privacy_erased_tables", "merge_hooks", "retention_purgers", "live_gauges", "readiness_checks")
 
 
 class Registry(dict):

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "contacts_project",
     "organization",
     "contacts",
+    "dataquality",  # duplicates, merges, imports, exports, privacy; above contacts
     "communications",
     "planning",
     "collaboration",  # issue 9: above planning (teams, notes, files, notifications, webhooks)

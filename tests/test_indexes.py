@@ -4,7 +4,7 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-OURS = ("organization", "contacts", "communications", "planning", "collaboration", "contacts_project")
+OURS = ("organization", "contacts", "dataquality", "communications", "planning", "collaboration", "contacts_project")
 
 REDUNDANT = """
 WITH idx AS (
@@ -61,9 +61,9 @@ def test_email_lookups_ride_the_partial_unique_index():
     """lower(email) is indexed only where email <> '': a lookup that does not say so reads every contact."""
     from django.test.utils import CaptureQueriesContext
 
-    from contacts.duplicates import find_candidates
     from contacts.models import Contact
     from contacts.query_language import compile_query
+    from dataquality.duplicates import find_candidates
 
     sql, params = Contact.objects.filter(compile_query("email:Ada@Example.com")).query.sql_with_params()
     assert "contact_email_ci_unique" in _plan(sql, params)

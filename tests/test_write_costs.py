@@ -39,7 +39,7 @@ def test_bulk_ids_are_version_7_and_increasing():
 
 
 def test_prefetched_batches_keep_order_and_pass_errors_on():
-    from contacts.imports.engine import prefetched
+    from dataquality.imports.engine import prefetched
 
     assert list(prefetched(iter([[1], [2], [3]]))) == [[1], [2], [3]]
 
@@ -56,7 +56,7 @@ def test_prefetched_batches_keep_order_and_pass_errors_on():
 def test_prefetched_reader_stops_when_the_consumer_does():
     import threading
 
-    from contacts.imports.engine import prefetched
+    from dataquality.imports.engine import prefetched
 
     produced = []
 

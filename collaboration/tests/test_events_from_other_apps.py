@@ -5,8 +5,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from collaboration import webhooks
 from collaboration.models import Notification, WebhookDelivery, WebhookSubscription
-from contacts.tasks import import_run_task
 from contacts.tests.factories import ContactFactory
+from dataquality.tasks import import_run_task
 
 pytestmark = pytest.mark.django_db
 

@@ -2,9 +2,9 @@
 erasure, legal holds. A contact one may not see is 404 there as everywhere, and never named in a queue."""
 import pytest
 
-from contacts.data_models import DuplicateCandidate
-from contacts.merges import contact_merge
 from contacts.tests.factories import ContactFactory
+from dataquality.merges import contact_merge
+from dataquality.models import DuplicateCandidate
 from tests.problem import assert_problem
 
 from .test_visibility_matrix import world  # noqa: F401 - the shared fixture

@@ -13,6 +13,5 @@ urlpatterns = [
     path("organizations/<str:organization_id>/groups/", OrganizationGroupsView.as_view(), name="organization-groups"),
     path("reports/contacts/", ContactReportView.as_view(), name="report-contacts"),
     path("", include("contacts.api.organization_urls")),  # issue 4; before the router (contacts/actions/)
-    path("", include("contacts.api.data_urls")),  # issue 8; before the router (contacts/imports/, export/)
     *router.urls,
 ]

@@ -29,7 +29,7 @@ from contacts_project.throttling import TokenObtainThrottle
 from contacts_project.views import ServiceViewSet
 from organization.models import Organization
 
-from .. import duplicates, selectors, services
+from .. import selectors, services
 from ..filters import ContactFilter
 from .serializers import (
     ContactBulkSerializer,
@@ -89,14 +89,14 @@ class ContactViewSet(ServiceViewSet):
         return Response(selectors.contact_get_details(contact_id=pk, user=request.user))
 
     def create(self, request, *args, **kwargs):
-        # on_duplicate (query parameter or body field): create|skip|update|reject, see contacts.duplicates
+        # on_duplicate (query parameter or body field): create|skip|update|reject, see dataquality.duplicates
         body = request.data.copy() if hasattr(request.data, "copy") else request.data
         policy = body.pop("on_duplicate", None) if isinstance(body, dict) else None
-        policy = duplicates.parse_policy(policy or request.query_params.get("on_duplicate"))
+        policy = services.parse_create_policy(policy or request.query_params.get("on_duplicate"))
         serializer = ContactSerializer(data=body)
         serializer.is_valid(raise_exception=True)
-        contact, created = duplicates.contact_create_with_policy(data=dict(serializer.validated_data), policy=policy,
-                                                                 actor=request.user)
+        contact, created = services.contact_create_with_policy(data=dict(serializer.validated_data), policy=policy,
+                                                               actor=request.user)
         # read back through the selector so categories and groups are in the response, as on GET
         return Response(selectors.contact_to_dict(selectors.contact_get(contact_id=contact.pk)),
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -21,7 +21,8 @@ def load_nicknames(apps, schema_editor):
     import pathlib
 
     Nickname = apps.get_model("contacts", "Nickname")
-    path = pathlib.Path(__file__).resolve().parent.parent / "data" / "nicknames.csv"
+    # the list moved to the dataquality app with the duplicate rules that read it
+    path = pathlib.Path(__file__).resolve().parents[2] / "dataquality" / "data" / "nicknames.csv"
     rows = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):

@@ -35,11 +35,11 @@ from django.db import connection, transaction
 from django.db.models import F, Func, Value
 
 from contacts.choices import Priority
-from contacts.data_models import ErasedIdentity, ImportJob
-from contacts.privacy import identity_hash_sql
 from contacts_project.bulk_insert import array_literal
 from contacts_project.ids import uuid7_hex_block
 
+from ..models import ErasedIdentity, ImportJob
+from ..privacy import identity_hash_sql
 from . import normalize, readers
 
 STAGE = ("id", "row_no", "action", "first_name", "last_name", "email", "email_lower", "phone", "job_title",

@@ -5,9 +5,9 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from contacts.data_models import DuplicateCandidate, MergeRecord
 from contacts.models import Contact, ContactCategory, GroupMembership
 from contacts.tests.factories import CategoryFactory, ContactFactory, GroupFactory, OrganizationFactory
+from dataquality.models import DuplicateCandidate, MergeRecord
 
 pytestmark = pytest.mark.django_db
 

@@ -9,14 +9,14 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from contacts.data_models import ImportJob
-from contacts.imports import normalize, readers
-from contacts.imports.service import import_run
 from contacts.models import Contact
-from contacts.privacy import contact_erase
-from contacts.tasks import import_run_task, import_undo_task
 from contacts.tests.factories import ContactFactory
 from contacts.validation import normalize_email, normalize_phone
+from dataquality.imports import normalize, readers
+from dataquality.imports.service import import_run
+from dataquality.models import ImportJob
+from dataquality.privacy import contact_erase
+from dataquality.tasks import import_run_task, import_undo_task
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).parent / "fixtures" / "vcard"

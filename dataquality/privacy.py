@@ -1,8 +1,8 @@
 """GDPR: everything held about a person (access), erasure, retention of old content, legal holds.
 
-Higher apps join in through `contacts.registry` (exporters, erasers, retention purgers); without a hook,
-every row that references the contact is exported, and deleted on erasure with its audit snapshots.
-`register_eraser` is re-exported here because that is where callers look for it.
+Higher apps join in through `contacts_project.registry` (privacy_exporters, privacy_erasers,
+privacy_erased_tables, retention_purgers); without an entry, every row that references the contact is
+exported, and deleted on erasure with its audit snapshots.
 """
 from __future__ import annotations
 
@@ -19,12 +19,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from contacts.models import Contact, ContactCategory
+from contacts.services import invalidate_contacts
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, InvalidInput, NotFound
 from contacts_project.ids import parse_uuid
+from contacts_project.registry import registry
 
-from . import registry
-from .data_models import (
+from . import relations
+from .models import (
     DataAccessLog,
     DuplicateCandidate,
     ErasedIdentity,
@@ -32,9 +35,6 @@ from .data_models import (
     LegalHold,
     MergeRecord,
 )
-from .models import Contact, ContactCategory
-from .registry import register_eraser, register_exporter, register_retention_purger  # noqa: F401 - public API
-from .services import invalidate_contacts
 
 ERASED_NAME = "Erased"
 # contacts' own tables that erasure treats explicitly (the contact row is kept, anonymized)
@@ -99,7 +99,7 @@ def _rows(queryset) -> list[dict]:
 
 # --------------------------------------------------------------------------- export (right of access)
 def personal_data_export(*, contact_id, actor=None) -> dict[str, Any]:
-    from .selectors import contact_get, contact_history, contact_to_dict
+    from contacts.selectors import contact_get, contact_history, contact_to_dict
 
     contact = _contact(contact_id)
     data: dict[str, Any] = {
@@ -115,8 +115,8 @@ def personal_data_export(*, contact_id, actor=None) -> dict[str, Any]:
         "imports": _rows(ImportedContact.objects.filter(contact_id=contact.pk)),
         "data_access_log": _rows(DataAccessLog.objects.filter(contact_key=contact.pk)),
     }
-    for model, fk in registry.contact_relations(exclude=(*OWN, Contact)):
-        label = registry.label(model)
+    for model, fk in relations.contact_relations(exclude=(*OWN, Contact)):
+        label = relations.label(model)
         if label in ("contacts.groupmembership",):
             continue
         rows = _rows(model._default_manager.filter(**{fk.name: contact}))
@@ -129,7 +129,7 @@ def personal_data_export(*, contact_id, actor=None) -> dict[str, Any]:
         if not cursor:
             break
     data["audit"] = history
-    for name, exporter in registry.hooks.exporters.items():
+    for name, exporter in registry["privacy_exporters"].items():
         data.setdefault("hooks", {})[name] = exporter(contact.pk)
     log_access(action="privacy_export", contact_key=contact.pk, actor=actor)
     return json.loads(json.dumps(data, default=str))
@@ -165,11 +165,11 @@ def contact_erase(*, contact_id, actor=None, reason: str = "") -> dict[str, Any]
                     "phone_hash": identity_hash("phone", contact.phone) if contact.phone else ""}
         counts: dict[str, int] = {}
         with audited(actor, "contact.erase", reason=reason or "erasure request"):
-            for name, eraser in registry.hooks.erasers.items():
+            for name, eraser in registry["privacy_erasers"].items():
                 counts[name] = eraser(contact.pk, identity)
-            for model, fk in registry.contact_relations(exclude=(*OWN, Contact)):
-                label = registry.label(model)
-                if label in registry.hooks.erased_tables or label == "contacts.groupmembership":
+            for model, fk in relations.contact_relations(exclude=(*OWN, Contact)):
+                label = relations.label(model)
+                if label in registry["privacy_erased_tables"] or label == "contacts.groupmembership":
                     continue
                 ids = list(model._default_manager.filter(**{fk.name: contact}).values_list("pk", flat=True))
                 if not ids:
@@ -177,7 +177,7 @@ def contact_erase(*, contact_id, actor=None, reason: str = "") -> dict[str, Any]
                 deleted, _ = model._default_manager.filter(pk__in=ids).delete()
                 counts[label] = deleted
                 # their audit snapshots (the delete's own included) hold the same personal data
-                for event_model in registry.event_models_of(model):
+                for event_model in relations.event_models_of(model):
                     event_model.objects.filter(pgh_obj_id__in=ids).delete()
             Contact.objects.filter(reports_to=contact).update(reports_to=None)
             ContactCategory.objects.filter(contact=contact).delete()
@@ -252,9 +252,9 @@ def retention_purge(*, now: dt.datetime | None = None) -> dict[str, int]:
             ids = list(stale.filter(pending).values_list("pk", flat=True))
             if ids:
                 model._default_manager.filter(pk__in=ids).update(**clear)
-                for event_model in registry.event_models_of(model):
+                for event_model in relations.event_models_of(model):
                     event_model.objects.filter(pgh_obj_id__in=ids).update(**clear)
             result[rule["model"]] = len(ids)
-        for name, purger in registry.hooks.purgers.items():
+        for name, purger in registry["retention_purgers"].items():
             result[name] = purger(now, held)
     return result

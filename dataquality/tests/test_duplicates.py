@@ -2,10 +2,10 @@
 import pytest
 from django.conf import settings
 
-from contacts import duplicates
-from contacts.data_models import DuplicateCandidate
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory, OrganizationFactory
+from dataquality import duplicates
+from dataquality.models import DuplicateCandidate
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +97,7 @@ def test_queue_refresh_dismiss_is_remembered(api, django_assert_max_num_queries)
     a = ContactFactory(first_name="Katherine", last_name="Olsen", organization=org)
     b = ContactFactory(first_name="Katharine", last_name="Olsen", organization=org)
     ContactFactory(first_name="Zed", last_name="Quux")
-    from contacts.tasks import duplicates_refresh_task
+    from dataquality.tasks import duplicates_refresh_task
 
     duplicates_refresh_task.apply()
     pairs = list(DuplicateCandidate.objects.all())

@@ -21,12 +21,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from contacts import services
+from contacts.models import Contact
+from contacts.validation import normalize_email, normalize_phone
 from contacts_project.errors import Conflict, InvalidInput, NotFound
 from contacts_project.ids import parse_uuid
 
-from .data_models import DuplicateCandidate, DuplicateStatus
-from .models import Contact
-from .validation import normalize_email, normalize_phone
+from .models import DuplicateCandidate, DuplicateStatus
 
 POLICIES = ("create", "skip", "update", "reject")
 STRONG_RULES = {"email", "phone"}
@@ -165,8 +166,6 @@ def contact_create_with_policy(*, data: dict[str, Any], policy: str, actor=None)
     skip: an exact email or phone match is returned unchanged; update: that match gets the given fields;
     reject: any candidate scoring DUPLICATE_MIN_SCORE or more is a 409 listing the candidates.
     """
-    from . import services  # services imports nothing from here; late import keeps the module light
-
     policy = parse_policy(policy)
     if policy == "create":
         return services.contact_create(data=data, actor=actor), True

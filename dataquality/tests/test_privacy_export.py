@@ -10,11 +10,12 @@ from django.apps import apps
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from contacts import registry
-from contacts.data_models import DataAccessLog, DuplicateCandidate, ErasedIdentity
 from contacts.models import Contact
-from contacts.privacy import identity_hash, retention_purge
 from contacts.tests.factories import ContactFactory, OrganizationFactory
+from contacts_project.registry import register, unregister
+from dataquality import relations
+from dataquality.models import DataAccessLog, DuplicateCandidate, ErasedIdentity
+from dataquality.privacy import identity_hash, retention_purge
 
 pytestmark = pytest.mark.django_db
 Communication = apps.get_model("communications", "Communication")
@@ -81,7 +82,7 @@ def test_export_round_trips_through_import(api, settings, tmp_path):
     Contact.objects.all().delete()
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from contacts.tasks import import_run_task
+    from dataquality.tasks import import_run_task
 
     response = api.post("/api/v1/contacts/imports/", {"file": SimpleUploadedFile("e.csv", exported)},
                         format="multipart")
@@ -95,11 +96,11 @@ def test_privacy_export_has_everything(api):
     contact = ContactFactory(email="me@example.com")
     Communication.objects.create(contact=contact, type="email", content="secret message")
     api.patch(f"/api/v1/contacts/{contact.pk}/", {"job_title": "Chef"}, format="json")
-    registry.register_exporter("test.extra", lambda cid: {"seen": str(cid)})
+    register("privacy_exporters", "test.extra", lambda cid: {"seen": str(cid)})
     try:
         data = api.get(f"/api/v1/contacts/{contact.pk}/privacy/export/").json()
     finally:
-        registry.unregister("test.extra")
+        unregister("privacy_exporters", "test.extra")
     assert data["contact"]["email"] == "me@example.com"
     assert data["related"]["communications.communication"][0]["content"] == "secret message"
     assert {h["action"] for h in data["audit"]} >= {"contact.update"}
@@ -130,13 +131,13 @@ def test_erase_removes_personal_data_everywhere(api, django_capture_on_commit_ca
     api.patch(f"/api/v1/contacts/{contact.pk}/", {"job_title": "Agent"}, format="json")
     api.get(f"/api/v1/contacts/{contact.pk}/")  # warm the cache
     calls = []
-    registry.register_eraser("test.suppression", lambda cid, identity: calls.append(identity) or 1)
+    register("privacy_erasers", "test.suppression", lambda cid, identity: calls.append(identity) or 1)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             response = api.post(f"/api/v1/contacts/{contact.pk}/privacy/erase/", {"reason": "Art. 17 request"},
                                 format="json")
     finally:
-        registry.unregister("test.suppression")
+        unregister("privacy_erasers", "test.suppression")
     assert response.status_code == 200
     contact.refresh_from_db()
     assert (contact.first_name, contact.last_name, contact.email, contact.phone, contact.job_title) == \
@@ -154,7 +155,7 @@ def test_erase_removes_personal_data_everywhere(api, django_capture_on_commit_ca
     assert not events.filter(job_title__in=["Spy", "Agent"]).exists()
     history = api.get(f"/api/v1/contacts/{contact.pk}/history/").json()["results"]
     assert history[0]["action"] == "contact.erase"
-    CommEvent = registry.event_models_of(Communication)
+    CommEvent = relations.event_models_of(Communication)
     assert all(not m.objects.filter(pgh_obj_id=message.pk).exists() for m in CommEvent)
 
 
@@ -168,7 +169,7 @@ def test_legal_hold_blocks_erasure_and_purge(api):
                     format="json").status_code == 200
     response = api.post(f"/api/v1/contacts/{contact.pk}/privacy/erase/", {}, format="json")
     assert response.status_code == 409 and "legal hold" in response.json()["detail"]
-    from contacts.tasks import retention_purge_task
+    from dataquality.tasks import retention_purge_task
 
     result = retention_purge_task.apply().get()
     assert result["communications.Communication"] == 1

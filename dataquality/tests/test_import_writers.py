@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from contacts.data_models import ImportJob, ImportRowError
-from contacts.imports import engine
-from contacts.imports.service import import_create, import_run
 from contacts.models import Contact
+from dataquality.imports import engine
+from dataquality.imports.service import import_create, import_run
+from dataquality.models import ImportJob, ImportRowError
 from organization.models import Organization
 
 
@@ -126,7 +126,7 @@ def test_staging_text_keeps_tabs_backslashes_quotes_and_newlines():
 
 @pytest.mark.django_db(transaction=True)
 def test_update_import_updates_existing_contacts_and_undo_restores_them(settings):
-    from contacts.imports.service import import_undo
+    from dataquality.imports.service import import_undo
 
     settings.IMPORT_CHUNK_ROWS, settings.IMPORT_WRITERS = 10, 2
     existing = [Contact.objects.create(first_name=f"U{i}", email=f"u{i}@example.com", job_title="Old")

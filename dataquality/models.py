@@ -1,7 +1,7 @@
 """Data quality and privacy: duplicate candidates, merges, imports, erasures, legal holds (issue 8).
 
-Kept apart from models.py (imported at its end) so the core Contact model stays small and the
-data-quality tables can change without touching it.
+The tables were created by the contacts app and keep their names (`contacts_*`), so an installation upgrades
+in place. The permissions guarding these features stay `contacts.*` (declared on Contact).
 """
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 
+from contacts.models import Contact
 from contacts_project.ids import uuid7
-
-from .models import Contact
 
 __all__ = ["Nickname", "DuplicateStatus", "DuplicateCandidate", "MergeRecord", "ImportStatus", "ImportJob",
            "ImportRowError", "ImportedContact", "ErasedIdentity", "LegalHold", "DataAccessLog"]
@@ -21,11 +20,14 @@ __all__ = ["Nickname", "DuplicateStatus", "DuplicateCandidate", "MergeRecord", "
 class Nickname(models.Model):
     """A given name and the canonical form it shares with its variants (Bob, Rob → robert).
 
-    Loaded from contacts/data/nicknames.csv by a migration; read by the duplicate rules in SQL.
+    Loaded from dataquality/data/nicknames.csv by a migration; read by the duplicate rules in SQL.
     """
 
     name = models.CharField(max_length=50, primary_key=True, help_text="Lower-case given name or nickname.")
     canonical = models.CharField(max_length=50, db_index=True)
+
+    class Meta:
+        db_table = "contacts_nickname"
 
     def __str__(self) -> str:
         return f"{self.name} → {self.canonical}"
@@ -55,6 +57,7 @@ class DuplicateCandidate(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "contacts_duplicatecandidate"
         constraints = [
             models.UniqueConstraint(fields=["contact_a", "contact_b"], name="duplicate_pair_unique"),
             models.CheckConstraint(condition=Q(contact_a__lt=F("contact_b")), name="duplicate_pair_ordered"),
@@ -86,6 +89,7 @@ class MergeRecord(models.Model):
     erased = models.BooleanField(default=False, help_text="Snapshot scrubbed by an erasure; no longer undoable.")
 
     class Meta:
+        db_table = "contacts_mergerecord"
         indexes = [models.Index(fields=["survivor_key", "created_at"], name="merge_survivor")]
 
 
@@ -128,6 +132,7 @@ class ImportJob(models.Model):
     undone_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "contacts_importjob"
         indexes = [models.Index(fields=["created_at", "id"], name="import_created_id")]
 
 
@@ -140,6 +145,7 @@ class ImportRowError(models.Model):
     message = models.TextField()
 
     class Meta:
+        db_table = "contacts_importrowerror"
         indexes = [models.Index(fields=["job", "row"], name="import_error_job_row")]
 
 
@@ -155,6 +161,7 @@ class ImportedContact(models.Model):
     before = models.JSONField(null=True, blank=True)
 
     class Meta:
+        db_table = "contacts_importedcontact"
         indexes = [models.Index(fields=["job", "id"], name="imported_job"),
                    models.Index(fields=["contact_id"], name="imported_contact")]
 
@@ -166,6 +173,9 @@ class ErasedIdentity(models.Model):
     kind = models.CharField(max_length=8)
     erased_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        db_table = "contacts_erasedidentity"
+
 
 class LegalHold(models.Model):
     contact = models.OneToOneField(Contact, on_delete=models.CASCADE, primary_key=True, related_name="legal_hold")
@@ -173,6 +183,9 @@ class LegalHold(models.Model):
     placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")
     placed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "contacts_legalhold"
 
 
 class DataAccessLog(models.Model):
@@ -187,11 +200,4 @@ class DataAccessLog(models.Model):
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        permissions = [
-            ("export_personal_data", "Can export everything held about a contact (GDPR access)"),
-            ("erase_personal_data", "Can erase a contact's personal data (GDPR erasure)"),
-            ("export_contacts", "Can export contacts in bulk (CSV, vCard, JSON)"),
-            ("import_contacts", "Can import contacts from files"),
-            ("merge_contacts", "Can merge duplicate contacts and undo merges"),
-            ("place_legal_hold", "Can place and lift legal holds"),
-        ]
+        db_table = "contacts_dataaccesslog"

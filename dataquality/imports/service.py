@@ -14,8 +14,6 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from contacts.data_models import ImportedContact, ImportJob, ImportRowError, ImportStatus
-from contacts.duplicates import parse_policy
 from contacts.models import Contact
 from contacts.services import invalidate_contacts
 from contacts_project.audit import audited
@@ -24,6 +22,8 @@ from contacts_project.events import emit
 from contacts_project.ids import parse_uuid
 from contacts_project.timefmt import iso_z
 
+from ..duplicates import parse_policy
+from ..models import ImportedContact, ImportJob, ImportRowError, ImportStatus
 from . import engine, readers
 
 PREVIEW_SHOWN = 20
@@ -113,7 +113,7 @@ def import_create(*, upload, mapping: Any = None, on_duplicate: str = "skip", dr
 
 
 def enqueue_run(job: ImportJob) -> None:
-    from contacts.tasks import import_run_task
+    from dataquality.tasks import import_run_task
 
     transaction.on_commit(lambda: import_run_task.delay(str(job.pk)))
 
@@ -230,7 +230,7 @@ def import_run(*, job_id) -> ImportJob:
 
 
 def import_request_undo(*, job_id, actor=None) -> ImportJob:
-    from contacts.tasks import import_undo_task
+    from dataquality.tasks import import_undo_task
 
     with transaction.atomic():
         job = _job(job_id, lock=True)

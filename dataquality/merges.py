@@ -20,16 +20,17 @@ from django.core import serializers
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from contacts.models import Contact, ContactCategory, GroupMembership
+from contacts.services import emails_taken, invalidate_contacts
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, FieldError, InvalidInput, NotFound
 from contacts_project.events import emit
 from contacts_project.ids import parse_uuid
+from contacts_project.registry import registry
 from contacts_project.timefmt import iso_z
 
-from . import registry
-from .data_models import DuplicateCandidate, LegalHold, MergeRecord
-from .models import Contact, ContactCategory, GroupMembership
-from .services import emails_taken, invalidate_contacts
+from . import relations
+from .models import DuplicateCandidate, LegalHold, MergeRecord
 
 MERGEABLE = {
     "first_name": "first_name", "last_name": "last_name", "email": "email", "phone": "phone",
@@ -98,7 +99,7 @@ def _serialize(rows) -> list[dict]:
 def _move_rows(survivor: Contact, other: Contact) -> dict[str, Any]:
     """Re-point every row that references `other`. Returns {model label: [pks]} and the set-aside rows."""
     moved: dict[str, Any] = {"rows": {}, "set_aside": []}
-    for model, fk in registry.contact_relations(exclude=SPECIAL):
+    for model, fk in relations.contact_relations(exclude=SPECIAL):
         if model is Contact:  # reports_to: the other's reports now report to the survivor
             ids = [str(pk) for pk in Contact.objects.filter(reports_to=other).exclude(pk=survivor.pk)
                    .values_list("pk", flat=True)]
@@ -126,7 +127,7 @@ def _move_rows(survivor: Contact, other: Contact) -> dict[str, Any]:
                     moved["set_aside"].extend(_serialize([row]))
                     row.delete()
         if done:
-            moved["rows"][f"{registry.label(model)}.{fk.name}"] = [str(pk) for pk in done]
+            moved["rows"][f"{relations.label(model)}.{fk.name}"] = [str(pk) for pk in done]
     return moved
 
 
@@ -175,7 +176,7 @@ def contact_merge(*, survivor_id, other_id, fields: Any = None, actor=None) -> M
                 LegalHold.objects.filter(contact=other).update(contact=survivor)
                 moved["legal_hold"] = True
             moved["hooks"] = {name: hook(survivor.pk, other.pk) for name, (hook, _) in
-                              registry.hooks.merge_hooks.items()}
+                              registry["merge_hooks"].items()}
             other.delete()  # after the moves: nothing of value cascades; frees the email for the survivor
             for attname, value in values.items():
                 setattr(survivor, attname, value)
@@ -240,17 +241,17 @@ def merge_undo(*, merge_id, actor=None) -> MergeRecord:
                                                  for g in record.merged_snapshot["groups"]], ignore_conflicts=True)
             if moved.get("legal_hold"):
                 LegalHold.objects.filter(contact=survivor).update(contact=other)
-            relations = {f"{registry.label(m)}.{f.name}": (m, f) for m, f in registry.contact_relations(SPECIAL)}
+            by_table = {f"{relations.label(m)}.{f.name}": (m, f) for m, f in relations.contact_relations(SPECIAL)}
             for table, pks in moved.get("rows", {}).items():
                 if table == "contacts.contact.reports_to":
                     Contact.objects.filter(pk__in=pks, reports_to=survivor).update(reports_to=other)
-                elif table in relations:
-                    model, fk = relations[table]
+                elif table in by_table:
+                    model, fk = by_table[table]
                     model._default_manager.filter(pk__in=pks, **{fk.name: survivor}).update(**{fk.name: other})
             for obj in serializers.deserialize("json", json.dumps(moved.get("set_aside", []))):
                 obj.save()
             for name, payload in (moved.get("hooks") or {}).items():
-                undo = registry.hooks.merge_hooks.get(name, (None, None))[1]
+                undo = registry["merge_hooks"].get(name, (None, None))[1]
                 if undo is not None:
                     undo(survivor.pk, other.pk, payload)
             record.undone_at = timezone.now()

@@ -13,9 +13,8 @@ import orjson
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import F, OuterRef, QuerySet
 
+from contacts.models import ContactCategory
 from contacts_project.timefmt import iso_z
-
-from .models import ContactCategory
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "vcf": "text/vcard; charset=utf-8",
            "json": "application/json"}
