@@ -20,6 +20,7 @@ urlpatterns = [
     path("metrics", observability.metrics_view, name="metrics"),
     path(f"{API}schema/", SpectacularAPIView.as_view(), name="schema"),
     path(f"{API}docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(API, include("accounts.api.urls")),
     path(API, include("contacts.api.urls")),
     path(API, include("organization.api.urls")),
     path(API, include("communications.api.urls")),

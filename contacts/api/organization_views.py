@@ -16,9 +16,9 @@ from contacts_project.ids import parse_uuid
 from contacts_project.pagination import KeysetCursorPagination
 from contacts_project.serializers import StrictSerializer
 from contacts_project.views import ServiceViewSet
-from organization.models import SavedView
 
 from .. import bulk, hierarchy, tags
+from ..models import SavedView
 from ..organization_services import organization_merge
 
 PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
