@@ -4,7 +4,7 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-OURS = ("organization", "contacts", "communications", "planning", "collaboration", "contacts_project")
+OURS = ("accounts", "organization", "contacts", "communications", "planning", "collaboration", "contacts_project")
 
 REDUNDANT = """
 WITH idx AS (
