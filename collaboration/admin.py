@@ -1,13 +1,6 @@
 from django.contrib import admin
 
-from .models import ApiToken, Attachment, Note, Notification, WebhookDelivery, WebhookSubscription
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "expires_at")
-    readonly_fields = ("prefix", "digest", "created_at", "last_used_at")
-    list_select_related = ("user",)
+from .models import Attachment, Note, Notification, WebhookDelivery, WebhookSubscription
 
 
 @admin.register(Note)

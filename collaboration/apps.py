@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_migrate
+from django.db.models.signals import post_delete
 
 
 class CollaborationConfig(AppConfig):
@@ -16,7 +16,6 @@ class CollaborationConfig(AppConfig):
         # Files are not rows: when an attachment row goes (directly or by cascade from its contact,
         # organization or note), its stored file is deleted after the transaction commits.
         post_delete.connect(_delete_file, sender=Attachment, dispatch_uid="collaboration.attachment_file")
-        post_migrate.connect(_setup_roles, sender=self, dispatch_uid="collaboration.setup_roles")
 
 
 def _delete_file(sender, instance, **kwargs):
@@ -24,8 +23,3 @@ def _delete_file(sender, instance, **kwargs):
 
     delete_stored_file_on_commit(instance.file.storage, instance.file.name)
 
-
-def _setup_roles(sender, using="default", verbosity=1, **kwargs):
-    from .roles import setup_roles
-
-    setup_roles()

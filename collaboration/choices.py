@@ -1,15 +1,6 @@
 from django.db import models
 
 
-class Role(models.TextChoices):
-    """A user's role: a Django group of the same name carries its model permissions (roles.py)."""
-
-    ADMIN = "admin", "Admin"
-    MANAGER = "manager", "Manager"
-    MEMBER = "member", "Member"
-    VIEWER = "viewer", "Viewer"
-
-
 class NotificationKind(models.TextChoices):
     MENTION = "mention", "You were mentioned"
     TASK_ASSIGNED = "task.assigned", "A task was assigned to you"

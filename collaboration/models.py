@@ -1,4 +1,4 @@
-"""Collaboration: API tokens, notes and comments, attachments, notifications and webhooks.
+"""Collaboration: notes and comments, attachments, notifications and webhooks.
 
 The top app (above planning): it may reference contacts, organizations and campaigns; nothing below imports it.
 Targets are separate nullable foreign keys (one must be set) rather than a generic relation, so deleting a
@@ -24,26 +24,6 @@ ONE_TARGET = (
     | Q(contact__isnull=True, organization__isnull=False, campaign__isnull=True)
     | Q(contact__isnull=True, organization__isnull=True, campaign__isnull=False)
 )
-
-
-class ApiToken(models.Model):
-    """A named API token of a user; only a SHA-256 digest is stored (the key is shown once, at creation)."""
-
-    id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens",
-                             db_index=False)
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, help_text="First characters of the key, to recognise it.")
-    digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "name"], name="api_token_unique_name_per_user")]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
 
 
 class Note(models.Model):

@@ -14,40 +14,17 @@ from django.core import signing
 from django.db import connection
 from django.db.models import Count, QuerySet
 
+from accounts import roles
+from contacts.selectors import visible_contact
 from contacts_project.errors import InvalidInput, NotFound
 from contacts_project.ids import parse_uuid
 from contacts_project.timefmt import iso_z
-from organization.models import Team, TeamMembership
 
-from . import roles
 from .models import Attachment, Note, Notification, WebhookAttempt, WebhookDelivery, WebhookSubscription
-from .services import note_visible, visible_contact
+from .services import note_visible
 
 User = get_user_model()
 DOWNLOAD_SALT = "collaboration.attachment-download"
-
-
-
-# --------------------------------------------------------------------------- users and teams
-def user_list() -> QuerySet:
-    return User.objects.filter(is_active=True).prefetch_related("groups")
-
-
-def team_list() -> QuerySet[Team]:
-    return Team.objects.annotate(member_count=Count("teammembership"))
-
-
-def team_get(*, team_id) -> Team:
-    key = parse_uuid(team_id)
-    team = team_list().filter(pk=key).first() if key else None
-    if team is None:
-        raise NotFound("Team not found.")
-    return team
-
-
-def team_members(*, team_id) -> QuerySet[TeamMembership]:
-    team = team_get(team_id=team_id)
-    return TeamMembership.objects.filter(team=team).select_related("user")
 
 
 # --------------------------------------------------------------------------- notes

@@ -1,4 +1,4 @@
-"""Collaboration writes: tokens, users and teams, notes, attachments, notifications and webhooks.
+"""Collaboration writes: notes, attachments, notifications and webhooks.
 
 Keyword-only functions that validate first (one 400 naming the fields), write in one transaction inside an
 audit context, and do side effects (notifications, task enqueues, file deletion) after commit.
@@ -16,23 +16,22 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Func
 from django.utils import timezone
 
-from contacts.models import Contact, ContactShare
-from contacts.selectors import editable_contacts, sees_all, visible_contacts
+from accounts import roles
+from contacts.selectors import visible_contact
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, Errors, FieldError, InvalidInput, NotFound, PayloadTooLarge
 from contacts_project.ids import parse_uuid
 from contacts_project.timefmt import iso_z
-from organization.models import Organization, Team, TeamMembership
+from organization.models import Organization
 from planning.models import Campaign, Task
 
-from . import auth, roles, webhooks
-from .choices import DeliveryStatus, NotificationKind, Role, WebhookEvent
+from . import webhooks
+from .choices import DeliveryStatus, NotificationKind, WebhookEvent
 from .models import (
-    ApiToken,
     Attachment,
     Note,
     NoteMention,
@@ -65,236 +64,6 @@ def _text(errors: Errors, data: dict, key: str, max_length: int, *, required: bo
 def _unknown(errors: Errors, data: dict, allowed: set[str]) -> None:
     for key in sorted(set(data) - allowed):
         errors.add(key, "Unknown field.", "unknown_field")
-
-
-# --------------------------------------------------------------------------- API tokens
-def token_create(*, user, name: Any, expires_at: dt.datetime | None = None, actor=None) -> tuple[ApiToken, str]:
-    """A new named token for `user`; returns it and its key (shown once: only a digest is kept)."""
-    errors = Errors()
-    name = _text(errors, {"name": name}, "name", 100, required=True)
-    if expires_at is not None and expires_at <= timezone.now():
-        errors.add("expires_at", "The expiry must be in the future.", "invalid")
-    errors.raise_if_any()
-    key = auth.new_key()
-    try:
-        with transaction.atomic(), audited(actor, "token.create"):
-            token = ApiToken.objects.create(user=user, name=name, prefix=key[:12], digest=auth.digest(key),
-                                            expires_at=expires_at)
-    except IntegrityError:
-        raise InvalidInput.field("name", f"You already have a token named {name!r}.", "unique")
-    return token, key
-
-
-def token_revoke(*, user, token_id, actor=None) -> None:
-    with transaction.atomic(), audited(actor, "token.revoke"):
-        if str(token_id) == "login":  # the login token of POST /auth/token/
-            from rest_framework.authtoken.models import Token
-
-            deleted, _ = Token.objects.filter(user=user).delete()
-        else:
-            try:
-                pk = int(token_id)
-            except (TypeError, ValueError):
-                pk = None
-            deleted, _ = ApiToken.objects.filter(user=user, pk=pk).delete() if pk else (0, {})
-    if not deleted:
-        raise NotFound("Token not found.")
-
-
-# --------------------------------------------------------------------------- users and roles
-def _role(errors: Errors, value: Any, field: str = "role") -> str | None:
-    if value in (None, ""):
-        return None
-    if value not in Role.values:
-        errors.add(field, f"{value!r} is not a role; choose one of {Role.values}.", "invalid_choice")
-    return value
-
-
-def user_create(*, data: dict[str, Any], actor=None):
-    errors = Errors()
-    _unknown(errors, data, {"username", "email", "first_name", "last_name", "password", "role"})
-    username = _text(errors, data, "username", 150, required=True)
-    email = _text(errors, data, "email", 254) or ""
-    first_name = _text(errors, data, "first_name", 150) or ""
-    last_name = _text(errors, data, "last_name", 150) or ""
-    role = _role(errors, data.get("role", Role.MEMBER))
-    password = data.get("password")
-    if password is not None and (not isinstance(password, str) or len(password) < 10):
-        errors.add("password", "At least 10 characters.", "too_short")
-    if username and User.objects.filter(username__iexact=username).exists():
-        errors.add("username", f"The username {username!r} is taken.", "unique")
-    errors.raise_if_any()
-    with transaction.atomic(), audited(actor, "user.create"):
-        user = User.objects.create_user(username=username, email=email, password=password, first_name=first_name,
-                                        last_name=last_name)
-        roles.set_role(user, role)
-    return user
-
-
-def user_update(*, user_id, data: dict[str, Any], actor=None):
-    errors = Errors()
-    _unknown(errors, data, {"email", "first_name", "last_name", "role", "is_active"})
-    values = {}
-    for key, size in (("email", 254), ("first_name", 150), ("last_name", 150)):
-        value = _text(errors, data, key, size)
-        if value is not None:
-            values[key] = value
-    if "is_active" in data:
-        if not isinstance(data["is_active"], bool):
-            errors.add("is_active", "Expected true or false.")
-        else:
-            values["is_active"] = data["is_active"]
-    role = _role(errors, data.get("role")) if "role" in data else False
-    errors.raise_if_any()
-    with transaction.atomic(), audited(actor, "user.update"):
-        user = User.objects.select_for_update().filter(pk=user_id).first()
-        if user is None:
-            raise NotFound("User not found.")
-        for key, value in values.items():
-            setattr(user, key, value)
-        if values:
-            user.save(update_fields=list(values))
-        if role is not False:
-            roles.set_role(user, role)
-    return user
-
-
-# --------------------------------------------------------------------------- teams
-def can_manage_team(user, team_id) -> bool:
-    """Admins manage every team; a team's managers (membership role manager or admin) manage theirs."""
-    if roles.is_admin(user):
-        return True
-    return TeamMembership.objects.filter(team_id=team_id, user_id=user.pk,
-                                         role__in=[Role.ADMIN, Role.MANAGER]).exists()
-
-
-def _team(team_id, *, lock: bool = False) -> Team:
-    key = parse_uuid(team_id)
-    queryset = Team.objects.select_for_update() if lock else Team.objects
-    team = queryset.filter(pk=key).first() if key else None
-    if team is None:
-        raise NotFound("Team not found.")
-    return team
-
-
-def team_create(*, data: dict[str, Any], actor=None) -> Team:
-    if not roles.is_admin(actor):
-        raise PermissionDenied("Only admins create teams.")
-    errors = Errors()
-    _unknown(errors, data, {"name"})
-    name = _text(errors, data, "name", 100, required=True)
-    if name and Team.objects.filter(name__iexact=name).exists():
-        errors.add("name", f"A team named {name!r} exists.", "unique")
-    errors.raise_if_any()
-    with transaction.atomic(), audited(actor, "team.create"):
-        return Team.objects.create(name=name)
-
-
-def team_update(*, team_id, data: dict[str, Any], actor=None) -> Team:
-    errors = Errors()
-    _unknown(errors, data, {"name"})
-    name = _text(errors, data, "name", 100, required="name" in data)
-    if name and Team.objects.filter(name__iexact=name).exclude(pk=parse_uuid(team_id)).exists():
-        errors.add("name", f"A team named {name!r} exists.", "unique")
-    errors.raise_if_any()
-    with transaction.atomic(), audited(actor, "team.update"):
-        team = _team(team_id, lock=True)
-        if not can_manage_team(actor, team.pk):
-            raise PermissionDenied("Only the team's managers and admins change its settings.")
-        if name:
-            team.name = name
-            team.save(update_fields=["name"])
-    return team
-
-
-def team_delete(*, team_id, actor=None) -> None:
-    if not roles.is_admin(actor):
-        raise PermissionDenied("Only admins delete teams.")
-    with transaction.atomic(), audited(actor, "team.delete"):
-        _team(team_id, lock=True).delete()
-
-
-def team_member_set(*, team_id, user: Any, role: Any = Role.MEMBER, actor=None) -> TeamMembership:
-    """Add a user to a team with a role, or change their role there."""
-    errors = Errors()
-    role = _role(errors, role) or Role.MEMBER
-    try:
-        user_id = int(user)
-    except (TypeError, ValueError):
-        user_id = None
-    if user_id is None or not User.objects.filter(pk=user_id, is_active=True).exists():
-        errors.add("user", f"No active user with id {user!r}.", "does_not_exist")
-    errors.raise_if_any()
-    with transaction.atomic(), audited(actor, "team.member_set", role=role):
-        team = _team(team_id, lock=True)
-        if not can_manage_team(actor, team.pk):
-            raise PermissionDenied("Only the team's managers and admins manage its members.")
-        if role == Role.ADMIN and not roles.is_admin(actor):
-            raise PermissionDenied("Only admins make team admins.")
-        membership, _ = TeamMembership.objects.update_or_create(team=team, user_id=user_id,
-                                                                defaults={"role": role})
-    return membership
-
-
-def team_member_remove(*, team_id, user_id, actor=None) -> None:
-    with transaction.atomic(), audited(actor, "team.member_remove"):
-        team = _team(team_id, lock=True)
-        if not can_manage_team(actor, team.pk):
-            raise PermissionDenied("Only the team's managers and admins manage its members.")
-        try:
-            user_id = int(user_id)
-        except (TypeError, ValueError):
-            raise NotFound("Member not found.")
-        deleted, _ = TeamMembership.objects.filter(team=team, user_id=user_id).delete()
-    if not deleted:
-        raise NotFound("Member not found.")
-
-
-# --------------------------------------------------------------------------- visibility hooks
-def visible_contact(actor, contact_id) -> Contact:
-    """The contact if the actor may see it, else 404 (never 403: existence is not revealed)."""
-    key = parse_uuid(contact_id)
-    contact = visible_contacts(actor, Contact.objects.all()).filter(pk=key).first() if key else None
-    if contact is None:
-        raise NotFound("Contact not found.")
-    return contact
-
-
-def contact_share(*, contact_id, user: Any, can_edit: bool = False, actor=None) -> ContactShare:
-    """Share a contact with a user outside its team; only someone who may change the contact shares it."""
-    contact = visible_contact(actor, contact_id)
-    if not sees_all(actor) and not editable_contacts(actor, Contact.objects.all()).filter(pk=contact.pk).exists():
-        raise PermissionDenied("Only those who may change a contact share it.")
-    try:
-        user_id = int(user)
-    except (TypeError, ValueError):
-        user_id = None
-    if user_id is None or not User.objects.filter(pk=user_id, is_active=True).exists():
-        raise InvalidInput.field("user", f"No active user with id {user!r}.", "does_not_exist")
-    if not isinstance(can_edit, bool):
-        raise InvalidInput.field("can_edit", "Expected true or false.")
-    with transaction.atomic(), audited(actor, "contact.share", contact=str(contact.pk)):
-        share, _ = ContactShare.objects.update_or_create(
-            contact=contact, user_id=user_id,
-            defaults={"can_edit": can_edit, "shared_by": actor if getattr(actor, "pk", None) else None})
-    return share
-
-
-def contact_unshare(*, contact_id, user_id, actor=None) -> None:
-    contact = visible_contact(actor, contact_id)
-    if not sees_all(actor) and not editable_contacts(actor, Contact.objects.all()).filter(pk=contact.pk).exists():
-        raise PermissionDenied("Only those who may change a contact unshare it.")
-    with transaction.atomic(), audited(actor, "contact.unshare", contact=str(contact.pk)):
-        deleted, _ = ContactShare.objects.filter(contact=contact, user_id=parse_int(user_id)).delete()
-    if not deleted:
-        raise NotFound("Share not found.")
-
-
-def parse_int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _target(data: dict, errors: Errors, actor, names: tuple[str, ...]) -> dict:

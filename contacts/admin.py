@@ -8,7 +8,7 @@ from organization.models import ImmutableUnaccent
 from organization.trees import organization_subtree_ids
 
 from . import services
-from .models import Contact, ContactCategory, ContactGroup, ContactTemplate
+from .models import Contact, ContactCategory, ContactGroup, ContactTemplate, SavedView
 from .tags import tag_counts
 
 
@@ -126,3 +126,11 @@ class ContactTemplateAdmin(FastChangeListMixin, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         services.template_delete(template_id=obj.pk, actor=request.user)
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "shared", "q", "updated_at")
+    list_filter = ("shared",)
+    search_fields = ("name", "q")
+    autocomplete_fields = ("owner",)

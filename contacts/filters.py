@@ -9,11 +9,10 @@ from django.http import QueryDict
 from contacts_project.errors import FieldError, InvalidInput
 from contacts_project.filters import OnlyGivenFiltersMixin
 from contacts_project.ids import parse_uuid
-from organization.models import SavedView
 from organization.trees import category_subtree_ids, organization_subtree_ids
 
 from .choices import ContactStatus, Priority
-from .models import Contact, ContactCategory, GroupMembership
+from .models import Contact, ContactCategory, GroupMembership, SavedView
 from .query_language import CUSTOM_KEY, compile_query, custom_equals
 from .search import search_q
 from .validation import normalize_phone

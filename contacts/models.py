@@ -7,8 +7,9 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Concat, Lower
 
+from accounts.models import Team
 from contacts_project.ids import uuid7
-from organization.models import Category, ContactType, ImmutableUnaccent, Organization, Team
+from organization.models import Category, ContactType, ImmutableUnaccent, Organization
 
 from .choices import ContactStatus, Priority
 
@@ -271,3 +272,35 @@ class ContactRollup(models.Model):
     dimension = models.CharField(max_length=12)  # status, type, organization, owner
     value = models.CharField(max_length=64, blank=True, default="")  # '' for none
     delta = models.BigIntegerField()
+
+
+class SavedView(models.Model):
+    """A named contact filter (list query parameters and/or a `q` expression), private or shared.
+
+    Usable wherever a contact filter is: `?view=<id>` on the contact list, reports, exports and bulk actions.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="saved_views")
+    shared = models.BooleanField(default=False, help_text="Visible to every user, not only the owner.")
+    params = models.JSONField(default=dict, blank=True,
+                              help_text="Contact list filters as query parameters, e.g. {\"status\": \"active\"}.")
+    q = models.TextField(blank=True, default="", help_text="A `q` expression (see docs/organization.md).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "organization_savedview"  # the table it had in organization, kept when the model moved here
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "owner", name="saved_view_unique_name_per_owner",
+                                    nulls_distinct=False),
+        ]
+        indexes = [models.Index(fields=["shared", "name"], name="saved_view_shared_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+pghistory.track(*history(), meta={"db_table": "organization_savedviewevent"})(SavedView)

@@ -408,7 +408,7 @@ class _Compiler:
         return self._fk(token, "owner", "owner_id", users)
 
     def _f_team(self, token: Token) -> Q:
-        from organization.models import Team
+        from accounts.models import Team
 
         def teams(value: str) -> list:
             key = parse_uuid(value)

@@ -74,7 +74,7 @@ def contact_base() -> QuerySet[Contact]:
 
 
 # --------------------------------------------------------------------------- visibility (issue 9)
-ADMIN_ROLE = "admin"  # the role group whose members see every contact (collaboration.roles)
+ADMIN_ROLE = "admin"  # the role group whose members see every contact (accounts.roles)
 WRITER_TEAM_ROLES = ("admin", "manager", "member")  # a team's viewers only read its contacts
 
 
@@ -92,7 +92,7 @@ def sees_all(user) -> bool:
 
 
 def _team_ids(user, roles=None) -> list:
-    from organization.models import TeamMembership
+    from accounts.models import TeamMembership
 
     key = f"_team_ids_{'-'.join(roles) if roles else 'all'}"
     if key not in user.__dict__:
@@ -136,6 +136,15 @@ def check_contact_access(user, contact_id, *, write: bool = False) -> None:
         from django.core.exceptions import PermissionDenied
 
         raise PermissionDenied("You may read this contact but not change it (viewer in its team).")
+
+
+def visible_contact(user, contact_id) -> Contact:
+    """The contact if the user may see it, else 404 (never 403: existence is not revealed)."""
+    key = parse_uuid(contact_id)
+    contact = visible_contacts(user, Contact.objects.all()).filter(pk=key).first() if key else None
+    if contact is None:
+        raise NotFound("Contact not found.")
+    return contact
 
 
 def visible_contact_ids(user, ids) -> set[str]:

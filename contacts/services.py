@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.models import Team
 from contacts_project import cache
 from contacts_project.audit import audited
 from contacts_project.bulk_insert import insert_rows
@@ -23,7 +24,7 @@ from contacts_project.errors import Conflict, Errors, FieldError, InvalidInput, 
 from contacts_project.events import emit
 from contacts_project.ids import parse_uuid
 from contacts_project.registry import registry
-from organization.models import Category, ContactType, Organization, Team
+from organization.models import Category, ContactType, Organization
 from organization.selectors import would_create_cycle
 
 from .choices import ALLOWED_TRANSITIONS, ContactStatus, Priority

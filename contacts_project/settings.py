@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "pghistory",
     "pghistory.admin",
     "contacts_project",
+    "accounts",
     "organization",
     "contacts",
     "dataquality",  # duplicates, merges, imports, exports, privacy; above contacts
@@ -194,7 +195,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 20000
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "collaboration.auth.ApiTokenAuthentication",  # named tokens (ctk_…) and the login token
+        "accounts.auth.ApiTokenAuthentication",  # named tokens (ctk_…) and the login token
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["contacts_project.permissions.IsAuthenticatedWithModelPermissions"],

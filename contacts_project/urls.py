@@ -20,6 +20,7 @@ urlpatterns = [
     path("metrics", observability.metrics_view, name="metrics"),
     path(f"{API}schema/", SpectacularAPIView.as_view(), name="schema"),
     path(f"{API}docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(API, include("accounts.api.urls")),
     # before contacts: its router would read `contacts/imports/` and `contacts/export/` as contact ids
     path(API, include("dataquality.api.urls")),
     path(API, include("contacts.api.urls")),

@@ -6,7 +6,7 @@ from contacts_project.admin_tools import FastChangeListMixin, changed_data
 
 from . import services
 from .admin_trees import CategoryTreeFilter, TreeOrderMixin
-from .models import Category, ContactType, Organization, SavedView, Team, TeamMembership
+from .models import Category, ContactType, Organization
 
 
 @admin.register(Organization)
@@ -72,24 +72,3 @@ class CategoryAdmin(TreeOrderMixin, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         services.category_delete(category_id=obj.pk, actor=request.user)
-
-
-@admin.register(SavedView)
-class SavedViewAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "shared", "q", "updated_at")
-    list_filter = ("shared",)
-    search_fields = ("name", "q")
-    autocomplete_fields = ("owner",)
-
-
-class TeamMembershipInline(admin.TabularInline):
-    model = TeamMembership
-    autocomplete_fields = ("user",)
-    extra = 0
-
-
-@admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
-    list_display = ("name", "created_at")
-    search_fields = ("name",)
-    inlines = [TeamMembershipInline]

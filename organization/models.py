@@ -1,13 +1,10 @@
-"""Organizations (with a parent hierarchy), the contact-type vocabulary, categories and teams."""
+"""Organizations (with a parent hierarchy), the contact-type vocabulary and categories."""
 import pghistory
-from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Lower
 
 from contacts_project.ids import uuid7
-
-from .choices import TeamRole
 
 
 class ImmutableUnaccent(models.Func):
@@ -82,54 +79,6 @@ class Organization(models.Model):
             GinIndex(OpClass(Lower(ImmutableUnaccent("name")), name="gin_trgm_ops"), name="org_name_trgm"),
             models.Index(fields=["created_at", "id"], name="org_created_id"),
         ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Team(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    name = models.CharField(max_length=100, unique=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class TeamMembership(models.Model):
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, db_index=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships")
-    role = models.CharField(max_length=20, choices=TeamRole.choices, default=TeamRole.MEMBER)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_membership_unique")]
-
-
-@pghistory.track(*history())
-class SavedView(models.Model):
-    """A named contact filter (list query parameters and/or a `q` expression), private or shared.
-
-    Usable wherever a contact filter is: `?view=<id>` on the contact list, reports, exports and bulk actions.
-    """
-
-    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    name = models.CharField(max_length=100)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="saved_views")
-    shared = models.BooleanField(default=False, help_text="Visible to every user, not only the owner.")
-    params = models.JSONField(default=dict, blank=True,
-                              help_text="Contact list filters as query parameters, e.g. {\"status\": \"active\"}.")
-    q = models.TextField(blank=True, default="", help_text="A `q` expression (see docs/organization.md).")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(Lower("name"), "owner", name="saved_view_unique_name_per_owner",
-                                    nulls_distinct=False),
-        ]
-        indexes = [models.Index(fields=["shared", "name"], name="saved_view_shared_name")]
 
     def __str__(self) -> str:
         return self.name

@@ -4,7 +4,8 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-OURS = ("organization", "contacts", "dataquality", "communications", "planning", "collaboration", "contacts_project")
+OURS = ("accounts", "organization", "contacts", "dataquality", "communications", "planning", "collaboration",
+        "contacts_project")
 
 REDUNDANT = """
 WITH idx AS (

@@ -3,21 +3,10 @@ from django.urls import path
 from . import views as v
 
 urlpatterns = [
-    path("auth/tokens/", v.TokenListView.as_view(), name="auth-tokens"),
-    path("auth/tokens/<str:token_id>/", v.TokenDetailView.as_view(), name="auth-token-detail"),
-    path("users/", v.UserListView.as_view(), name="users"),
-    path("users/me/", v.UserMeView.as_view(), name="user-me"),
-    path("users/<str:user_id>/", v.UserDetailView.as_view(), name="user-detail"),
-    path("teams/", v.TeamListView.as_view(), name="teams"),
-    path("teams/<str:team_id>/", v.TeamDetailView.as_view(), name="team-detail"),
-    path("teams/<str:team_id>/members/", v.TeamMembersView.as_view(), name="team-members"),
-    path("teams/<str:team_id>/members/<str:user_id>/", v.TeamMemberDetailView.as_view(), name="team-member"),
     path("notes/", v.NoteListView.as_view(), name="notes"),
     path("notes/<str:note_id>/", v.NoteDetailView.as_view(), name="note-detail"),
     path("notes/<str:note_id>/history/", v.NoteHistoryView.as_view(), name="note-history"),
     path("contacts/<str:contact_id>/activity/", v.ContactActivityView.as_view(), name="contact-activity"),
-    path("contacts/<str:contact_id>/shares/", v.ContactSharesView.as_view(), name="contact-shares"),
-    path("contacts/<str:contact_id>/shares/<str:user_id>/", v.ContactShareDetailView.as_view(), name="contact-share"),
     path("attachments/", v.AttachmentListView.as_view(), name="attachments"),
     path("attachments/download/<str:token>/", v.AttachmentDownloadView.as_view(), name="attachment-download"),
     path("attachments/<str:attachment_id>/", v.AttachmentDetailView.as_view(), name="attachment-detail"),

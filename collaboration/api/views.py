@@ -1,7 +1,6 @@
 """Collaboration endpoints: parse, call a service or selector, render."""
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -13,9 +12,9 @@ from rest_framework.views import APIView
 from contacts_project.errors import InvalidInput
 from contacts_project.pagination import KeysetCursorPagination
 
-from .. import roles, selectors, services
+from .. import selectors, services
 from ..choices import WebhookEvent
-from ..models import ApiToken, Attachment, Note, WebhookSubscription
+from ..models import Attachment, Note, WebhookSubscription
 from . import serializers as s
 
 PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
@@ -36,175 +35,6 @@ class PagedView(APIView):
         paginator = KeysetCursorPagination()
         rows = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(render(rows))
-
-
-def _admin_only(user):
-    if not roles.is_admin(user):
-        raise PermissionDenied("Only admins may do this.")
-
-
-# --------------------------------------------------------------------------- tokens
-def _token_dict(token) -> dict:
-    return {"id": str(token.pk), "name": token.name, "prefix": token.prefix, "created_at": token.created_at,
-            "last_used_at": token.last_used_at, "expires_at": token.expires_at}
-
-
-class TokenListView(APIView):
-    @extend_schema(responses={200: s.TokenSerializer(many=True)}, summary="Your API tokens (prefix only)",
-                   description="Named tokens, and the login token of POST /auth/token/ (id `login`) if you have one.")
-    def get(self, request):
-        from rest_framework.authtoken.models import Token
-
-        tokens = [_token_dict(t) for t in ApiToken.objects.filter(user=request.user).order_by("created_at", "id")]
-        login = Token.objects.filter(user=request.user).first()
-        if login is not None:
-            tokens.insert(0, {"id": "login", "name": "login", "prefix": login.key[:8], "created_at": login.created,
-                              "last_used_at": None, "expires_at": None})
-        return Response(s.TokenSerializer(tokens, many=True).data)
-
-    @extend_schema(request=s.TokenCreateSerializer, responses={201: s.TokenCreatedSerializer, 400: PROBLEM},
-                   summary="Create a named API token (the key is shown once)")
-    def post(self, request):
-        serializer = s.TokenCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        token, key = services.token_create(user=request.user, actor=request.user, **serializer.validated_data)
-        return Response(s.TokenCreatedSerializer({**_token_dict(token), "key": key}).data,
-                        status=status.HTTP_201_CREATED)
-
-
-class TokenDetailView(APIView):
-    @extend_schema(responses={204: None, 404: PROBLEM}, summary="Revoke one of your tokens")
-    def delete(self, request, token_id):
-        services.token_revoke(user=request.user, token_id=token_id, actor=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# --------------------------------------------------------------------------- users
-def _user_dict(user) -> dict:
-    names = {g.name for g in user.groups.all()}
-    role = "admin" if user.is_superuser else next((r for r in roles.Role.values if r in names), None)
-    return {"id": user.pk, "username": user.username, "first_name": user.first_name, "last_name": user.last_name,
-            "email": user.email, "is_active": user.is_active, "role": role}
-
-
-class UserListView(PagedView):
-    ordering_fields_map = {"username": "username", "date_joined": "date_joined"}
-    default_ordering = "username"
-
-    @extend_schema(responses={200: _page(s.UserSerializer)}, summary="Users (for @mentions and assignment)",
-                   operation_id="users_list",
-                   parameters=[OpenApiParameter("search", str, description="Start of a username or name.")])
-    def get(self, request):
-        queryset = selectors.user_list()
-        term = request.query_params.get("search")
-        if term:
-            from django.db.models import Q
-
-            queryset = queryset.filter(Q(username__istartswith=term) | Q(first_name__istartswith=term)
-                                       | Q(last_name__istartswith=term))
-        return self.paginated(request, queryset, lambda rows: [_user_dict(u) for u in rows])
-
-    @extend_schema(request=s.UserCreateSerializer, responses={201: s.UserSerializer, 400: PROBLEM, 403: PROBLEM},
-                   summary="Create a user with a role (admins)")
-    def post(self, request):
-        _admin_only(request.user)
-        serializer = s.UserCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = services.user_create(data=dict(serializer.validated_data), actor=request.user)
-        return Response(_user_dict(user), status=status.HTTP_201_CREATED)
-
-
-class UserMeView(APIView):
-    @extend_schema(responses={200: s.UserSerializer}, summary="The caller")
-    def get(self, request):
-        return Response(_user_dict(request.user))
-
-
-class UserDetailView(APIView):
-    @extend_schema(responses={200: s.UserSerializer, 404: PROBLEM}, summary="A user")
-    def get(self, request, user_id):
-        return Response(_user_dict(self._get(user_id)))
-
-    @extend_schema(request=s.UserUpdateSerializer, responses={200: s.UserSerializer, 400: PROBLEM, 403: PROBLEM},
-                   summary="Change a user's role, name, email or active flag (admins)")
-    def patch(self, request, user_id):
-        _admin_only(request.user)
-        serializer = s.UserUpdateSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        user = services.user_update(user_id=self._get(user_id).pk, data=dict(serializer.validated_data),
-                                    actor=request.user)
-        return Response(_user_dict(self._get(user.pk)))
-
-    def _get(self, user_id):
-        from contacts_project.errors import NotFound
-
-        try:
-            user = selectors.user_list().filter(pk=int(user_id)).first()
-        except (TypeError, ValueError):
-            user = None
-        if user is None:
-            raise NotFound("User not found.")
-        return user
-
-
-# --------------------------------------------------------------------------- teams
-class TeamListView(PagedView):
-    ordering_fields_map = {"name": "name", "created_at": "created_at"}
-    default_ordering = "name"
-
-    @extend_schema(responses={200: _page(s.TeamSerializer)}, summary="Teams", operation_id="teams_list")
-    def get(self, request):
-        return self.paginated(request, selectors.team_list(), lambda rows: s.TeamSerializer(rows, many=True).data)
-
-    @extend_schema(request=s.TeamWriteSerializer, responses={201: s.TeamSerializer, 400: PROBLEM, 403: PROBLEM},
-                   summary="Create a team (admins)")
-    def post(self, request):
-        serializer = s.TeamWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        team = services.team_create(data=dict(serializer.validated_data), actor=request.user)
-        return Response(s.TeamSerializer(selectors.team_get(team_id=team.pk)).data, status=status.HTTP_201_CREATED)
-
-
-class TeamDetailView(APIView):
-    @extend_schema(responses={200: s.TeamSerializer, 404: PROBLEM}, summary="A team")
-    def get(self, request, team_id):
-        return Response(s.TeamSerializer(selectors.team_get(team_id=team_id)).data)
-
-    @extend_schema(request=s.TeamWriteSerializer, responses={200: s.TeamSerializer, 400: PROBLEM, 403: PROBLEM},
-                   summary="Rename a team (its managers and admins)")
-    def patch(self, request, team_id):
-        serializer = s.TeamWriteSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        services.team_update(team_id=team_id, data=dict(serializer.validated_data), actor=request.user)
-        return Response(s.TeamSerializer(selectors.team_get(team_id=team_id)).data)
-
-    @extend_schema(responses={204: None, 403: PROBLEM, 404: PROBLEM}, summary="Delete a team (admins)")
-    def delete(self, request, team_id):
-        services.team_delete(team_id=team_id, actor=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class TeamMembersView(APIView):
-    @extend_schema(responses={200: s.TeamMemberSerializer(many=True), 404: PROBLEM}, summary="A team's members")
-    def get(self, request, team_id):
-        members = selectors.team_members(team_id=team_id).order_by("user__username")
-        return Response(s.TeamMemberSerializer(members, many=True).data)
-
-    @extend_schema(request=s.TeamMemberWriteSerializer,
-                   responses={200: s.TeamMemberSerializer, 400: PROBLEM, 403: PROBLEM, 404: PROBLEM},
-                   summary="Add a member or change their role (the team's managers and admins)")
-    def post(self, request, team_id):
-        serializer = s.TeamMemberWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        membership = services.team_member_set(team_id=team_id, actor=request.user, **serializer.validated_data)
-        return Response(s.TeamMemberSerializer(membership).data)
-
-
-class TeamMemberDetailView(APIView):
-    @extend_schema(responses={204: None, 403: PROBLEM, 404: PROBLEM}, summary="Remove a member")
-    def delete(self, request, team_id, user_id):
-        services.team_member_remove(team_id=team_id, user_id=user_id, actor=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --------------------------------------------------------------------------- notes
@@ -497,47 +327,3 @@ class WebhookReplayView(APIView):
         delivery = services.webhook_delivery_replay(webhook_id=webhook_id, delivery_id=delivery_id,
                                                     actor=request.user)
         return Response(s.DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
-
-
-# --------------------------------------------------------------------------- contact shares
-class ShareSerializer(serializers.Serializer):
-    user = serializers.IntegerField(source="user_id")
-    username = serializers.CharField(source="user.username", read_only=True)
-    can_edit = serializers.BooleanField()
-    created_at = serializers.DateTimeField(read_only=True)
-
-
-class ShareWriteSerializer(s.StrictSerializer):
-    user = serializers.IntegerField()
-    can_edit = serializers.BooleanField(default=False)
-
-
-class ContactSharesView(APIView):
-    write_permission = "contacts.change_contact"
-
-    @extend_schema(responses={200: ShareSerializer(many=True), 404: PROBLEM},
-                   summary="Who the contact is shared with outside its team")
-    def get(self, request, contact_id):
-        from contacts.models import ContactShare
-
-        contact = services.visible_contact(request.user, contact_id)
-        shares = ContactShare.objects.filter(contact=contact).select_related("user").order_by("id")
-        return Response(ShareSerializer(shares, many=True).data)
-
-    @extend_schema(request=ShareWriteSerializer, responses={200: ShareSerializer, 400: PROBLEM, 403: PROBLEM,
-                                                           404: PROBLEM},
-                   summary="Share the contact with a user (read, or read and change)")
-    def post(self, request, contact_id):
-        serializer = ShareWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        share = services.contact_share(contact_id=contact_id, actor=request.user, **serializer.validated_data)
-        return Response(ShareSerializer(share).data)
-
-
-class ContactShareDetailView(APIView):
-    write_permission = "contacts.change_contact"
-
-    @extend_schema(responses={204: None, 403: PROBLEM, 404: PROBLEM}, summary="Stop sharing with a user")
-    def delete(self, request, contact_id, user_id):
-        services.contact_unshare(contact_id=contact_id, user_id=user_id, actor=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,17 +1,35 @@
+"""Contact API routes, by resource module.
+
+The contact router reads any segment after `contacts/` as a contact id, so the fixed collections under
+`contacts/` (bulk actions here; imports and export in data_urls) are listed before it, in this module that owns
+the router. No other route here overlaps another, so nothing depends on the order of includes elsewhere.
+"""
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from .views import ContactReportView, ContactViewSet, GroupViewSet, OrganizationGroupsView, TemplateViewSet, TokenView
+from . import bulk_actions, hierarchy, saved_views, shares, tags
+from .views import ContactReportView, ContactViewSet, GroupViewSet, OrganizationGroupsView, TemplateViewSet
 
 router = SimpleRouter()
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("groups", GroupViewSet, basename="group")
 router.register("templates", TemplateViewSet, basename="template")
+router.register("views", saved_views.SavedViewViewSet, basename="saved-view")
 
 urlpatterns = [
-    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("contacts/actions/", bulk_actions.BulkActionListView.as_view(), name="contact-actions"),
+    path("contacts/actions/<str:job_id>/", bulk_actions.BulkActionDetailView.as_view(), name="contact-action-detail"),
+    path("contacts/<str:contact_id>/shares/", shares.ContactSharesView.as_view(), name="contact-shares"),
+    path("contacts/<str:contact_id>/shares/<str:user_id>/", shares.ContactShareDetailView.as_view(),
+         name="contact-share"),
+    path("contacts/<str:contact_id>/reports/", hierarchy.ContactReportsView.as_view(), name="contact-reports"),
     path("organizations/<str:organization_id>/groups/", OrganizationGroupsView.as_view(), name="organization-groups"),
+    path("organizations/<str:organization_id>/tree/", hierarchy.OrganizationTreeView.as_view(),
+         name="organization-tree"),
+    path("organizations/<str:organization_id>/merge/", hierarchy.OrganizationMergeView.as_view(),
+         name="organization-merge"),
     path("reports/contacts/", ContactReportView.as_view(), name="report-contacts"),
-    path("", include("contacts.api.organization_urls")),  # issue 4; before the router (contacts/actions/)
+    path("tags/", tags.TagListView.as_view(), name="tags"),
+    path("tags/merge/", tags.TagMergeView.as_view(), name="tags-merge"),
     *router.urls,
 ]

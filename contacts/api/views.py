@@ -15,7 +15,6 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -25,7 +24,6 @@ from rest_framework.views import APIView
 from contacts_project import cache
 from contacts_project.errors import InvalidInput, NotFound
 from contacts_project.ids import parse_uuid
-from contacts_project.throttling import TokenObtainThrottle
 from contacts_project.views import ServiceViewSet
 from organization.models import Organization
 
@@ -278,17 +276,3 @@ class ContactReportView(APIView):
 
         # reports tolerate a minute of staleness; the key carries the query, so filters never mix
         return Response(cache.get_or_build(cache.key("report", "contacts", digest), build, 60))
-
-
-class TokenView(ObtainAuthToken):
-    """POST {"username", "password"} → {"token"}; send it as `Authorization: Token <token>`."""
-
-    throttle_classes = [TokenObtainThrottle]
-
-    @extend_schema(request=inline_serializer("TokenRequest", {"username": serializers.CharField(),
-                                                               "password": serializers.CharField()}),
-                   responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()}),
-                              400: PROBLEM},
-                   auth=[], summary="Obtain an API token")
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)

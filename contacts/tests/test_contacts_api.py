@@ -3,6 +3,7 @@ import uuid
 
 import pytest
 
+from accounts.models import Team
 from contacts.api.serializers import ContactSerializer
 from contacts.models import Contact, ContactCategory
 from contacts.tests.factories import (
@@ -12,7 +13,7 @@ from contacts.tests.factories import (
     OrganizationFactory,
     TemplateFactory,
 )
-from organization.models import ContactType, Team
+from organization.models import ContactType
 from tests.problem import assert_problem
 
 pytestmark = pytest.mark.django_db

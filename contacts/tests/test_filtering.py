@@ -6,10 +6,9 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contacts.models import Contact, ContactCategory
+from contacts.models import Contact, ContactCategory, SavedView
 from contacts.query_language import QuerySyntaxError, compile_query
 from contacts.tests.factories import CategoryFactory, ContactFactory, ContactTypeFactory, GroupFactory
-from organization.models import SavedView
 from tests.problem import assert_problem
 
 pytestmark = pytest.mark.django_db

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import Team
 from contacts import services
 from contacts.models import Contact, ContactCategory
 from contacts.tests.factories import (
@@ -18,7 +19,6 @@ from contacts.tests.factories import (
     GroupFactory,
     OrganizationFactory,
 )
-from organization.models import Team
 from tests.problem import assert_problem
 
 pytestmark = pytest.mark.django_db

@@ -17,14 +17,15 @@ from django.db.models import Q
 
 from .choices import Role
 
-DATA_APPS = ("organization", "contacts", "dataquality", "communications", "planning", "collaboration")
+DATA_APPS = ("accounts", "organization", "contacts", "dataquality", "communications", "planning", "collaboration")
 MEMBER_WRITE_APPS = ("contacts", "dataquality", "communications", "planning")
 MEMBER_WRITE_MODELS = {
-    "organization": {"organization", "savedview"},
+    "organization": {"organization"},
     "collaboration": {"note", "notemention", "attachment", "notification", "notificationpreference"},
 }
 MANAGER_WRITE_MODELS = {
-    "organization": {"team", "teammembership", "category", "contacttype", "tag"},
+    "accounts": {"team", "teammembership"},
+    "organization": {"category", "contacttype", "tag"},
 }
 
 
@@ -60,12 +61,12 @@ def user_role(user) -> str | None:
         return None
     if user.is_superuser:
         return Role.ADMIN
-    cached = getattr(user, "_collaboration_role", False)
+    cached = getattr(user, "_account_role", False)
     if cached is not False:
         return cached
     names = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
     role = next((r for r in Role.values if r in names), None)  # Role.values is ordered admin → viewer
-    user._collaboration_role = role
+    user._account_role = role
     return role
 
 
@@ -78,6 +79,6 @@ def set_role(user, role: str | None) -> None:
     user.groups.remove(*Group.objects.filter(name__in=Role.values).exclude(name=role or ""))
     if role:
         user.groups.add(Group.objects.get(name=role))
-    user.__dict__.pop("_collaboration_role", None)
+    user.__dict__.pop("_account_role", None)
     for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
         user.__dict__.pop(cache, None)

@@ -4,8 +4,7 @@ from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from collaboration.models import ApiToken
-from organization.models import TeamMembership
+from accounts.models import ApiToken, TeamMembership
 from tests.problem import assert_problem
 
 pytestmark = pytest.mark.django_db
