@@ -4,7 +4,7 @@ The contact router reads any segment after `contacts/` as a contact id, so the f
 `contacts/` (bulk actions here; imports and export in data_urls) are listed before it, in this module that owns
 the router. No other route here overlaps another, so nothing depends on the order of includes elsewhere.
 """
-from django.urls import include, path
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from . import bulk_actions, hierarchy, saved_views, shares, tags
