@@ -3,7 +3,7 @@ against the database DATABASE_URL names (run it on the benchmark database `make 
 
     DATABASE_URL=postgres://…/contacts_bench .venv/bin/python bench/planning_bench.py --recipients 100000
 
-Targets (issue 6, at 1,000,000 contacts): a five-rule segment counts in ≤ 2 s and materializes in ≤ 5 s;
+Targets (at 1,000,000 contacts): a five-rule segment counts in ≤ 2 s and materializes in ≤ 5 s;
 a 100,000-recipient campaign materializes in ≤ 10 s. What it creates is deleted at the end.
 """
 from __future__ import annotations

@@ -198,7 +198,7 @@ def _finish(comm: Communication, status: str, reason: str, **fields) -> bool:
             SELECT count(*) FROM done""",
                        [*values.values(), comm.pk, comm.sending_started_at, status, reason[:255], now])
         changed = cursor.fetchone()[0] == 1
-    if changed:  # webhooks (issue 9) hear about the outcome, as from services.record_status_events
+    if changed:  # webhooks hear about the outcome, as from services.record_status_events
         emit("communication.status_changed", {"id": str(comm.pk), "from": S.SENDING, "to": status,
                                               "reason": reason[:255], "source": StatusSource.SEND})
     else:

@@ -119,7 +119,7 @@ def record_status_events(rows: list[tuple], *, source: str, actor=None, at: dt.d
                                  at=at)
         for cid, old, new, reason in rows
     ])
-    for cid, old, new, reason in rows:  # webhooks (issue 9); the dispatcher's internal steps are not news
+    for cid, old, new, reason in rows:  # webhooks; the dispatcher's internal steps are not news
         if old and new not in ("queued", "sending"):
             emit("communication.status_changed", {"id": str(cid), "from": old, "to": new, "reason": reason or "",
                                                   "source": source})

@@ -137,7 +137,7 @@ def filter_queryset(filter_params: dict, *, user):
         if name in data:
             raise InvalidInput.field(f"filter.{name}", "Not a filter.", "unknown_filter")
     try:
-        # bulk actions change contacts: only those the user may change (issue 9 visibility)
+        # bulk actions change contacts: only those the user may change (visibility)
         filterset = ContactFilter(data, queryset=editable_contacts(user) if user is not None else contact_list(),
                                   user=user)
         if not filterset.is_valid():

@@ -60,7 +60,7 @@ class ContactFilter(OnlyGivenFiltersMixin, filters.FilterSet):
     updated_before = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
     last_contacted_after = filters.IsoDateTimeFilter(field_name="last_contacted_at", lookup_expr="gte")
     last_contacted_before = filters.IsoDateTimeFilter(field_name="last_contacted_at", lookup_expr="lt")
-    # --- organization filters (issue 4): the remaining contact fields, `q`, saved views
+    # --- organization filters: the remaining contact fields, `q`, saved views
     first_name = filters.CharFilter(field_name="first_name", lookup_expr="iexact")
     last_name = filters.CharFilter(field_name="last_name", lookup_expr="iexact")
     job_title = filters.CharFilter(field_name="job_title", lookup_expr="iexact")

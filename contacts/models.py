@@ -107,7 +107,7 @@ class Contact(models.Model):
             models.Index(fields=["template"], name="contact_template_set", condition=Q(template__isnull=False)),
             models.Index(fields=["type"], name="contact_type_set", condition=Q(type__isnull=False)),
             models.Index(fields=["phone"], name="contact_phone", condition=~Q(phone="")),
-            # organization filters (issue 4): custom-field containment and last-contacted ranges
+            # organization filters: custom-field containment and last-contacted ranges
             GinIndex(fields=["custom_fields"], name="contact_custom_fields", opclasses=["jsonb_path_ops"]),
             models.Index(fields=["last_contacted_at", "id"], name="contact_last_contacted_id"),
         ]
@@ -242,7 +242,7 @@ class OrganizationContactCount(models.Model):
 
 
 class ContactShare(models.Model):
-    """A contact shared with a user outside its team (issue 9: visibility, see contacts.selectors.visible_contacts)."""
+    """A contact shared with a user outside its team (visibility, see contacts.selectors.visible_contacts)."""
 
     id = models.BigAutoField(primary_key=True)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="shares", db_index=False)

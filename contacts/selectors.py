@@ -73,7 +73,7 @@ def contact_base() -> QuerySet[Contact]:
     )
 
 
-# --------------------------------------------------------------------------- visibility (issue 9)
+# --------------------------------------------------------------------------- visibility
 ADMIN_ROLE = "admin"  # the role group whose members see every contact (accounts.roles)
 WRITER_TEAM_ROLES = ("admin", "manager", "member")  # a team's viewers only read its contacts
 

@@ -294,7 +294,7 @@ def invalidate_contacts(contact_ids: Iterable) -> None:
 
 
 def contact_event_data(contact: Contact, **extra) -> dict[str, Any]:
-    """What webhooks say about a contact (issue 9): the fields a subscription can filter on."""
+    """What webhooks say about a contact: the fields a subscription can filter on."""
     return {"id": str(contact.pk), "first_name": contact.first_name, "last_name": contact.last_name,
             "email": contact.email, "phone": contact.phone, "status": contact.status, "type": contact.type_id,
             "organization": str(contact.organization_id) if contact.organization_id else None,

@@ -36,7 +36,7 @@ def adopt_request_id(task=None, **kwargs):
     set_task(getattr(task.request, "id", None) if task else None, getattr(task, "name", None))
 
 
-# --- Monitoring (issue 7): heartbeats for /health/ready/, task outcome counters, worker metrics ---------
+# --- Monitoring: heartbeats for /health/ready/, task outcome counters, worker metrics ---------
 from celery.signals import beat_init, task_failure, task_retry, task_success, worker_ready  # noqa: E402
 
 # the heartbeat task itself is scheduled in settings.CELERY_BEAT_SCHEDULE ("health-heartbeat")

@@ -40,7 +40,7 @@ INSTALLED_APPS = [
     "dataquality",  # duplicates, merges, imports, exports, privacy; above contacts
     "communications",
     "planning",
-    "collaboration",  # issue 9: above planning (teams, notes, files, notifications, webhooks)
+    "collaboration",  # above planning (teams, notes, files, notifications, webhooks)
 ]
 
 MIDDLEWARE = [
@@ -151,7 +151,7 @@ CELERY_BEAT_SCHEDULE = {
     "planning-refresh-segments": {"task": "planning.refresh_due_segments", "schedule": 60.0},
     "planning-task-reminders": {"task": "planning.send_task_reminders", "schedule": 60.0},
     "planning-recurring-followups": {"task": "planning.reschedule_recurring_followups", "schedule": 3600.0},
-    "contacts-duplicates-refresh": {"task": "contacts.duplicates_refresh",  # data quality (issue 8)
+    "contacts-duplicates-refresh": {"task": "contacts.duplicates_refresh",  # data quality
                                     "schedule": env.float("DUPLICATES_REFRESH_INTERVAL", default=3600.0)},
     "contacts-retention-purge": {"task": "contacts.retention_purge", "schedule": 86400.0},
     "contacts-rollup-compact": {"task": "contacts.rollup_compact", "schedule": 300.0},  # report counts
@@ -304,7 +304,7 @@ GROUP_MEMBERSHIP_MAX_IDS = 10000
 BULK_CREATE_MAX = 1000
 CONTACT_CACHE_TIMEOUT = env.int("CONTACT_CACHE_TIMEOUT", default=3600)
 
-# --- Monitoring (issue 7; docs/operations.md) ------------------------------------------------
+# --- Monitoring (docs/operations.md) ------------------------------------------------
 MIDDLEWARE.insert(MIDDLEWARE.index("contacts_project.middleware.RequestIdMiddleware") + 1,
                   "contacts_project.observability.RequestMetricsMiddleware")
 METRICS_PATH = "/metrics"
@@ -326,7 +326,7 @@ if SENTRY_DSN:
                     environment=env("SENTRY_ENVIRONMENT", default="production"),
                     traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0), send_default_pii=False)
 
-# --- Communications (issue 5; docs/communications.md): channels, sending, consent, tracking --------
+# --- Communications (docs/communications.md): channels, sending, consent, tracking --------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default=EMAIL_BACKEND)  # noqa: F821 - from EMAIL_URL; or an anymail backend
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)  # seconds; well under the send lease below
 ANYMAIL = {key: env(f"ANYMAIL_{key}") for key in (
@@ -361,12 +361,12 @@ COMMUNICATIONS_DEFAULT_TIMEZONE = env("COMMUNICATIONS_DEFAULT_TIMEZONE", default
 COMMUNICATIONS_ENGAGEMENT_HALF_LIFE_DAYS = env.float("COMMUNICATIONS_ENGAGEMENT_HALF_LIFE_DAYS", default=30.0)
 COMMUNICATIONS_ENGAGEMENT_WEIGHTS = {"opened": 1.0, "clicked": 3.0, "replied": 5.0}
 
-# --- Organization tools (issue 4): bulk actions ------------------------------------------------
+# --- Organization tools: bulk actions ------------------------------------------------
 BULK_ACTION_CONFIRM_THRESHOLD = env.int("BULK_ACTION_CONFIRM_THRESHOLD", default=10000)
 BULK_ACTION_BATCH_SIZE = env.int("BULK_ACTION_BATCH_SIZE", default=5000)
 BULK_ACTION_MAX_IDS = 100000
 
-# --- Data quality and privacy (issue 8): duplicates, merges, imports, retention ------------------
+# --- Data quality and privacy: duplicates, merges, imports, retention ------------------
 DUPLICATE_NAME_SIMILARITY = env.float("DUPLICATE_NAME_SIMILARITY", default=0.6)  # pg_trgm similarity
 DUPLICATE_MIN_SCORE = env.float("DUPLICATE_MIN_SCORE", default=0.6)  # pairs below are not candidates
 MERGE_UNDO_DAYS = env.int("MERGE_UNDO_DAYS", default=30)
@@ -381,7 +381,7 @@ DATA_RETENTION_RULES = [
      "days": COMMUNICATION_RETENTION_DAYS, "clear": {"content": "", "subject": "", "metadata": {}}},
 ]
 
-# --- Collaboration (issue 9; docs/collaboration.md): roles, notes, files, notifications, webhooks -----
+# --- Collaboration (docs/collaboration.md): roles, notes, files, notifications, webhooks -----
 NOTE_MAX_LENGTH = 20000
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=25 * 1024 * 1024)
 ATTACHMENT_ALLOWED_TYPES = env.list("ATTACHMENT_ALLOWED_TYPES", default=[

@@ -27,8 +27,8 @@ urlpatterns = [
     path(API, include("organization.api.urls")),
     path(API, include("communications.api.urls")),
     path(API, include("planning.api.urls")),
-    path(API, include("collaboration.api.urls")),  # issue 9
-    path("", include("communications.urls")),  # tracking links and provider webhooks (issue 5)
+    path(API, include("collaboration.api.urls")),
+    path("", include("communications.urls")),  # tracking links and provider webhooks
 ]
 
 handler400 = errors.bad_request_view

@@ -1,4 +1,4 @@
-"""Data quality and privacy: duplicate candidates, merges, imports, erasures, legal holds (issue 8).
+"""Data quality and privacy: duplicate candidates, merges, imports, erasures, legal holds.
 
 The tables were created by the contacts app and keep their names (`contacts_*`), so an installation upgrades
 in place. The permissions guarding these features stay `contacts.*` (declared on Contact).

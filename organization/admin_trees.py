@@ -1,4 +1,4 @@
-"""Admin pieces for the trees (issue 4): indented tree order, and a category filter that includes descendants."""
+"""Admin pieces for the trees: indented tree order, and a category filter that includes descendants."""
 from __future__ import annotations
 
 from django.contrib import admin

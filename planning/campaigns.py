@@ -317,7 +317,7 @@ def _fan_out(campaign_id, now: dt.datetime) -> int:
 
 
 def _campaign_event(event: str, campaign: Campaign) -> None:
-    """Webhooks and the owner's notification (issue 9), after commit."""
+    """Webhooks and the owner's notification, after commit."""
     emit(event, {"id": str(campaign.pk), "name": campaign.name, "status": campaign.status,
                  "status_reason": campaign.status_reason, "owner": campaign.owner_id, "channel": campaign.channel})
 

@@ -47,7 +47,7 @@ def list_get(*, list_id) -> ContactList:
 
 
 def list_contacts(*, list_id, user=None) -> QuerySet[Contact]:
-    """The list's members (with `user`: only those the user may see, issue 9)."""
+    """The list's members (with `user`: only those the user may see)."""
     the_list = list_get(list_id=list_id)
     return with_priority_score(contact_list(user).filter(
         Exists(ListMembership.objects.filter(contact_list=the_list, contact_id=OuterRef("pk")))))

@@ -1,4 +1,4 @@
-"""S1–S12 and the mixed scenarios: the contacts API (issue 7's targets, at 1,000,000 contacts on 2 cores)."""
+"""S1–S12 and the mixed scenarios: the contacts API (the targets, at 1,000,000 contacts on 2 cores)."""
 from __future__ import annotations
 
 import base64

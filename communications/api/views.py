@@ -59,7 +59,7 @@ class CommunicationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     action_permissions = {"status_change": "communications.change_communication"}
 
     def get_queryset(self):
-        # only communications with contacts the caller may see (issue 9 visibility; admins see all)
+        # only communications with contacts the caller may see (visibility; admins see all)
         queryset = super().get_queryset()
         if contact_selectors.sees_all(self.request.user):
             return queryset

@@ -266,7 +266,7 @@ class ContactReportView(APIView):
         filterset = ContactFilter(filter_params, queryset=selectors.contact_list(request.user), request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        # the counts depend on what the caller may see: the key carries their scope (issue 9 visibility)
+        # the counts depend on what the caller may see: the key carries their scope (visibility)
         scope = "all" if selectors.sees_all(request.user) else f"user:{request.user.pk}"
         digest = hashlib.sha1(f"{scope} {request.get_full_path()}".encode()).hexdigest()
 

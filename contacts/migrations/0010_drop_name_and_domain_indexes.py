@@ -1,6 +1,6 @@
 """The duplicate rules find similar names through the search_text trigram index (word similarity) and
 match email domains on the candidates it returns, so the second trigram index (on the full name) and the
-email-domain index go: each cost every contact insert and update, and imports most (issue 8)."""
+email-domain index go: each cost every contact insert and update, and imports most."""
 from django.db import migrations
 
 NAME_EXPR = "lower(immutable_unaccent(first_name::text || ' ' || last_name::text))"

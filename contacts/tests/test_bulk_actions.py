@@ -1,4 +1,4 @@
-"""Issue 4: bulk actions as background jobs — batches all or nothing, audited, cache-invalidating, reported."""
+"""Bulk actions as background jobs — batches all or nothing, audited, cache-invalidating, reported."""
 import time
 
 import pytest

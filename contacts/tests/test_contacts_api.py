@@ -1,4 +1,4 @@
-"""Contacts API: CRUD, PUT vs PATCH, every bad input of issue 3 (a 4xx naming the field, nothing written)."""
+"""Contacts API: CRUD, PUT vs PATCH, every bad input (a 4xx naming the field, nothing written)."""
 import uuid
 
 import pytest

@@ -1,4 +1,4 @@
-"""Issue 4: every contact filter, custom fields, the `q` language (with positioned errors) and saved views."""
+"""Every contact filter, custom fields, the `q` language (with positioned errors) and saved views."""
 import datetime as dt
 
 import pytest
@@ -147,7 +147,7 @@ def test_saved_views_crud_visibility_and_use_everywhere(api, people, django_user
     assert api.get(f"/api/v1/contacts/actions/{job.json()['id']}/").json()["changed"] == 2
     # another user sees shared views only
     other = django_user_model.objects.create_user("other", password="pw-other-123456")
-    # the admin role sees every contact (issue 9), so only the view's sharing decides what `other` gets
+    # the admin role sees every contact, so only the view's sharing decides what `other` gets
     from django.contrib.auth.models import Group
 
     from contacts.selectors import ADMIN_ROLE

@@ -1,4 +1,4 @@
-"""Issue 4: the admin shows category and organization trees indented, with tree-aware filters."""
+"""The admin shows category and organization trees indented, with tree-aware filters."""
 import pytest
 
 from contacts.models import ContactCategory

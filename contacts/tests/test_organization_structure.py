@@ -1,4 +1,4 @@
-"""Issue 4: category tree, contact types, organization and people hierarchies, tags, organization merge."""
+"""Category tree, contact types, organization and people hierarchies, tags, organization merge."""
 import pytest
 from django.apps import apps
 

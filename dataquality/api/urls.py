@@ -1,4 +1,4 @@
-"""URLs of the data quality and privacy endpoints (issue 8). contacts_project.urls includes them before the
+"""URLs of the data quality and privacy endpoints. contacts_project.urls includes them before the
 contact router, so `contacts/imports/` and `contacts/export/` are not read as contact ids."""
 from django.urls import path
 

@@ -167,7 +167,7 @@ def _lock_key(job_id) -> str:
 
 
 def _announce_finished(job: ImportJob) -> None:
-    """The importer's notification and the `import.finished` webhook (issue 9)."""
+    """The importer's notification and the `import.finished` webhook."""
     emit("import.finished", {"id": str(job.pk), "status": job.status, "filename": job.filename,
                              "actor": job.actor_id, "created": job.created, "updated": job.updated,
                              "skipped": job.skipped, "failed": job.failed})

@@ -114,7 +114,7 @@ def test_privacy_endpoints_are_permission_checked(django_user_model):
     assert client.get(f"/api/v1/contacts/{contact.pk}/privacy/export/").status_code == 403
     assert client.post(f"/api/v1/contacts/{contact.pk}/privacy/erase/", {}, format="json").status_code == 403
     allowed = staff(django_user_model, "export_personal_data", "erase_personal_data")
-    contact.owner = allowed.user  # the permission acts on contacts the user may see (issue 9)
+    contact.owner = allowed.user  # the permission acts on contacts the user may see
     contact.save(update_fields=["owner"])
     assert allowed.get(f"/api/v1/contacts/{contact.pk}/privacy/export/").status_code == 200
     assert allowed.post(f"/api/v1/contacts/{contact.pk}/privacy/erase/", {}, format="json").status_code == 200
