@@ -27,3 +27,21 @@ def parse_uuid(value) -> uuid.UUID | None:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except (TypeError, ValueError, AttributeError):
         return None
+
+
+# A UUID as any form uuid.UUID() reads (hyphens optional, either case), for URL patterns and routers
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
+class UUIDTextConverter:
+    """`<uuid_text:contact_id>`: matches only a UUID, handed to the view as text (views parse it). Because an id
+    segment can never be a word, fixed routes such as `contacts/imports/` and `contacts/{id}/…` cannot shadow each
+    other, whatever order the URL modules are included in."""
+
+    regex = UUID_PATTERN
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value) -> str:
+        return str(value)

@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from contacts_project import errors, health, observability
+from contacts_project.ids import UUIDTextConverter
+
+register_converter(UUIDTextConverter, "uuid_text")
 
 API = "api/v1/"
 
@@ -21,9 +24,8 @@ urlpatterns = [
     path(f"{API}schema/", SpectacularAPIView.as_view(), name="schema"),
     path(f"{API}docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(API, include("accounts.api.urls")),
-    # before contacts: its router would read `contacts/imports/` and `contacts/export/` as contact ids
-    path(API, include("dataquality.api.urls")),
     path(API, include("contacts.api.urls")),
+    path(API, include("dataquality.api.urls")),
     path(API, include("organization.api.urls")),
     path(API, include("communications.api.urls")),
     path(API, include("planning.api.urls")),

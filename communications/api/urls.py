@@ -15,8 +15,8 @@ router.register("message-templates", MessageTemplateViewSet, basename="message-t
 router.register("suppressions", SuppressionViewSet, basename="suppression")
 
 urlpatterns = [
-    path("contacts/<str:contact_id>/communications/", ContactCommunicationsView.as_view({"get": "list"}),
+    path("contacts/<uuid_text:contact_id>/communications/", ContactCommunicationsView.as_view({"get": "list"}),
          name="contact-communications"),
-    path("contacts/<str:contact_id>/preferences/", ContactPreferencesView.as_view(), name="contact-preferences"),
+    path("contacts/<uuid_text:contact_id>/preferences/", ContactPreferencesView.as_view(), name="contact-preferences"),
     *router.urls,
 ]

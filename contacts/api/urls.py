@@ -1,8 +1,8 @@
 """Contact API routes, by resource module.
 
-The contact router reads any segment after `contacts/` as a contact id, so the fixed collections under
-`contacts/` (bulk actions here; imports and export in data_urls) are listed before it, in this module that owns
-the router. No other route here overlaps another, so nothing depends on the order of includes elsewhere.
+Contact ids in URLs match only UUIDs (the router's lookup pattern and the `uuid_text` converter), so fixed routes
+under `contacts/` (bulk actions here, imports and export in dataquality) never collide with `contacts/{id}/…`, and
+no route depends on the order of includes.
 """
 from django.urls import path
 from rest_framework.routers import SimpleRouter
@@ -19,10 +19,10 @@ router.register("views", saved_views.SavedViewViewSet, basename="saved-view")
 urlpatterns = [
     path("contacts/actions/", bulk_actions.BulkActionListView.as_view(), name="contact-actions"),
     path("contacts/actions/<str:job_id>/", bulk_actions.BulkActionDetailView.as_view(), name="contact-action-detail"),
-    path("contacts/<str:contact_id>/shares/", shares.ContactSharesView.as_view(), name="contact-shares"),
-    path("contacts/<str:contact_id>/shares/<str:user_id>/", shares.ContactShareDetailView.as_view(),
+    path("contacts/<uuid_text:contact_id>/shares/", shares.ContactSharesView.as_view(), name="contact-shares"),
+    path("contacts/<uuid_text:contact_id>/shares/<str:user_id>/", shares.ContactShareDetailView.as_view(),
          name="contact-share"),
-    path("contacts/<str:contact_id>/reports/", hierarchy.ContactReportsView.as_view(), name="contact-reports"),
+    path("contacts/<uuid_text:contact_id>/reports/", hierarchy.ContactReportsView.as_view(), name="contact-reports"),
     path("organizations/<str:organization_id>/groups/", OrganizationGroupsView.as_view(), name="organization-groups"),
     path("organizations/<str:organization_id>/tree/", hierarchy.OrganizationTreeView.as_view(),
          name="organization-tree"),

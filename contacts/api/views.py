@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from contacts_project import cache
 from contacts_project.errors import InvalidInput, NotFound
-from contacts_project.ids import parse_uuid
+from contacts_project.ids import UUID_PATTERN, parse_uuid
 from contacts_project.views import ServiceViewSet
 from organization.models import Organization
 
@@ -66,6 +66,7 @@ def _page(serializer_cls, many=True):
 )
 class ContactViewSet(ServiceViewSet):
     serializer_class = ContactSerializer
+    lookup_value_regex = UUID_PATTERN  # `contacts/imports/`, `contacts/actions/`… are never read as ids
     queryset = selectors.contact_list()
     filter_backends = [DjangoFilterBackend]
     filterset_class = ContactFilter

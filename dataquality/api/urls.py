@@ -1,5 +1,5 @@
-"""URLs of the data quality and privacy endpoints. contacts_project.urls includes them before the
-contact router, so `contacts/imports/` and `contacts/export/` are not read as contact ids."""
+"""URLs of the data quality and privacy endpoints. Contact ids in URLs match only UUIDs (`uuid_text`), so these
+fixed routes under `contacts/` and the contact router never shadow each other, in whatever order they are included."""
 from django.urls import path
 
 from .duplicates import ContactDuplicatesView, DuplicateDismissView, DuplicateListView, DuplicateRefreshView
@@ -25,9 +25,9 @@ urlpatterns = [
          name="import-undo"),
     path("contacts/merges/<str:merge_id>/", MergeDetailView.as_view(), name="merge-detail"),
     path("contacts/merges/<str:merge_id>/undo/", MergeUndoView.as_view(), name="merge-undo"),
-    path("contacts/<str:contact_id>/merge/", MergeView.as_view(), name="contact-merge"),
-    path("contacts/<str:contact_id>/duplicates/", ContactDuplicatesView.as_view(), name="contact-duplicates"),
-    path("contacts/<str:contact_id>/privacy/export/", PrivacyExportView.as_view(), name="contact-privacy-export"),
-    path("contacts/<str:contact_id>/privacy/erase/", PrivacyEraseView.as_view(), name="contact-privacy-erase"),
-    path("contacts/<str:contact_id>/legal-hold/", LegalHoldView.as_view(), name="contact-legal-hold"),
+    path("contacts/<uuid_text:contact_id>/merge/", MergeView.as_view(), name="contact-merge"),
+    path("contacts/<uuid_text:contact_id>/duplicates/", ContactDuplicatesView.as_view(), name="contact-duplicates"),
+    path("contacts/<uuid_text:contact_id>/privacy/export/", PrivacyExportView.as_view(), name="contact-privacy-export"),
+    path("contacts/<uuid_text:contact_id>/privacy/erase/", PrivacyEraseView.as_view(), name="contact-privacy-erase"),
+    path("contacts/<uuid_text:contact_id>/legal-hold/", LegalHoldView.as_view(), name="contact-legal-hold"),
 ]
