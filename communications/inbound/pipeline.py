@@ -21,13 +21,13 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contacts_project.errors import InvalidInput
+from contacts_project.audit import audited
 from contacts_project.events import emit
 from contacts_project.ids import parse_uuid
 from contacts_project.metrics import INBOUND_MESSAGES, INBOUND_PROBLEMS
 
 from .. import services
-from ..choices import Channel, DeliveryEventType, Direction, SuppressionReason
+from ..choices import Channel, CommunicationStatus, DeliveryEventType, Direction, StatusSource, SuppressionReason
 from ..models import Communication
 from ..policy import address_hash
 from . import addresses, classify
@@ -136,10 +136,10 @@ def process(inbound_id) -> str:
             InboundMessage.objects.filter(pk=row.pk).update(
                 state=InboundState.FAILED, processed_at=timezone.now(),
                 error=f"{type(exc).__name__}: {exc}"[:2000])
-            transaction.on_commit(lambda: INBOUND_PROBLEMS.labels("error").inc())
+            INBOUND_PROBLEMS.labels("error").inc()
             return "failed"
-        source, kind = row.source, row.kind
-        transaction.on_commit(lambda: INBOUND_MESSAGES.labels(source, kind or "none").inc())
+        kind = row.kind
+        INBOUND_MESSAGES.labels(row.source, kind or "none").inc()
     for action in after:  # after commit: what talks to the outside (an SMS confirmation)
         action()
     return kind
@@ -150,7 +150,7 @@ def _problem(row: InboundMessage, kind: str, note: str) -> None:
     row.detail = {**row.detail, "note": note}
     logger.warning("inbound message %s: %s", kind, note,
                    extra={"inbound": str(row.pk), "message_id": row.message_id, "source": row.source})
-    transaction.on_commit(lambda: INBOUND_PROBLEMS.labels(kind).inc())
+    INBOUND_PROBLEMS.labels(kind).inc()
 
 
 def handle_mail(row: InboundMessage) -> None:
@@ -381,16 +381,7 @@ def on_staff_log(row: InboundMessage, msg, result: classify.Result) -> None:
         contact = contact_find_by_address(channel=Channel.EMAIL, address=recipient)
         if contact is None:
             continue
-        data = {"type": Channel.EMAIL, "contact": contact.pk, "direction": Direction.OUTBOUND, "status": "sent",
-                "subject": row.subject[:255], "content": classify.body_text(msg)[:MAX_CONTENT],
-                "occurred_at": _occurred(msg),
-                "metadata": {"message_id": row.message_id, "from": row.from_address, "inbound": str(row.pk),
-                             "logged_by_bcc": True}}
-        try:
-            comm = services.communication_create(data=data, actor=user)
-        except InvalidInput as exc:
-            logger.warning("staff mail not logged for a recipient: %s", exc)
-            continue
+        comm = _log_sent(row, msg, contact=contact, address=recipient, user=user)
         logged.append(str(comm.pk))
         row.contact = row.contact or contact
         row.logged_as = row.logged_as or comm
@@ -398,6 +389,24 @@ def on_staff_log(row: InboundMessage, msg, result: classify.Result) -> None:
     row.kind = K.STAFF_LOG if logged else K.UNMATCHED
     if not logged:
         row.detail["note"] = "no recipient is a contact"
+
+
+def _log_sent(row: InboundMessage, msg, *, contact, address: str, user) -> Communication:
+    """Mail a staff member sent from their own client, logged as sent (the dispatcher never sees it)."""
+    occurred = _occurred(msg)
+    with audited(user, "communication.create", contact=str(contact.pk)):
+        comm = Communication.objects.create(
+            contact=contact, type=Channel.EMAIL, direction=Direction.OUTBOUND, status=CommunicationStatus.SENT,
+            subject=row.subject[:255], content=classify.body_text(msg)[:MAX_CONTENT], sent_at=occurred,
+            status_changed_at=timezone.now(), to_address=address[:320], created_by=user,
+            metadata={"message_id": row.message_id, "from": row.from_address, "inbound": str(row.pk),
+                      "logged_by_bcc": True})
+        services.record_status_events([(comm.pk, "", comm.status, "logged from the BCC drop address")],
+                                      source=StatusSource.INBOUND, actor=user)
+        emit("communication.created", {"id": str(comm.pk), "contact": str(contact.pk), "channel": comm.type,
+                                       "direction": comm.direction, "status": comm.status})
+        services._touch_contacted([contact.pk], occurred)
+    return comm
 
 
 def on_dsn_other(row: InboundMessage, msg, result: classify.Result) -> None:
