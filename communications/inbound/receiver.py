@@ -58,6 +58,7 @@ class InboundHandler:
     @staticmethod
     def store(raw: bytes, mail_from: str, rcpt_tos: list[str]):
         close_old_connections()
+        mail_from = "" if mail_from.strip() in ("<>", "") else mail_from  # the null sender of bounces
         try:
             return pipeline.accept(raw=raw, source=InboundSource.SMTP, envelope_from=mail_from, envelope_to=rcpt_tos)
         finally:
