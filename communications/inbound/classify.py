@@ -119,11 +119,11 @@ def body_text(msg: Message, *, limit: int = 200_000) -> str:
         if part.get_content_disposition() == "attachment":
             continue
         if ctype == "text/plain":
-            return part_text(part)[:limit]
+            return part_text(part).replace("\r\n", "\n").strip()[:limit]
         if ctype == "text/html" and not html:
             html = part_text(part)
     if html:
-        return re.sub(r"\s+\n", "\n", re.sub(r"<[^>]+>", " ", html))[:limit]
+        return re.sub(r"\s+\n", "\n", re.sub(r"<[^>]+>", " ", html)).strip()[:limit]
     return ""
 
 
