@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from contacts.validation import normalize_phone
 from contacts_project.errors import problem_response
 from contacts_project.metrics import INBOUND_TOKENS_REJECTED
 
@@ -147,10 +148,14 @@ def handle_sms(row: InboundMessage, after: list) -> None:
     row.from_address, row.subject = number[:320], body[:255]
     contact = contact_find_by_address(channel=Channel.SMS, address=number)
     row.contact = contact
+    try:  # the suppression list keeps numbers in E.164, as the sender looks them up
+        e164 = normalize_phone(number) or number
+    except ValueError:
+        e164 = number
     word = keyword(body)
     if word in STOP_WORDS:
         row.kind = InboundKind.SMS_STOP
-        services.suppression_add(channel=Channel.SMS, address=number, reason=SuppressionReason.UNSUBSCRIBE,
+        services.suppression_add(channel=Channel.SMS, address=e164, reason=SuppressionReason.UNSUBSCRIBE,
                                  source=KEYWORD_SOURCE, note=f"Replied {word}")
         if contact is not None:
             for purpose in Purpose.values:
@@ -161,7 +166,7 @@ def handle_sms(row: InboundMessage, after: list) -> None:
     elif word in START_WORDS:
         row.kind = InboundKind.SMS_START
         for suppression in Suppression.objects.filter(channel=Channel.SMS, address_hash=address_hash(
-                Channel.SMS, number), reason=SuppressionReason.UNSUBSCRIBE):
+                Channel.SMS, e164), reason=SuppressionReason.UNSUBSCRIBE):
             services.suppression_remove(suppression_id=suppression.pk)
         if contact is not None:
             # only what a keyword withdrew comes back; an opt-out given another way stays
