@@ -1,5 +1,7 @@
 """Admin for received mail and SMS; the "unmatched" list is its own page."""
 from django.contrib import admin
+from django.db import transaction
+from django.db.models import Q
 
 from contacts_project.admin_tools import FastChangeListMixin
 
@@ -19,8 +21,22 @@ class InboundMessageAdmin(FastChangeListMixin, admin.ModelAdmin):
     readonly_fields = READONLY
     exclude = ("raw",)
 
+    actions = ["process_again"]
+
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description="Process again (failed or unmatched messages)")
+    def process_again(self, request, queryset):
+        """After a fix or a new contact: the row goes back to pending and is processed by the worker."""
+        from .pipeline import enqueue
+
+        # only rows that changed nothing: failed ones were rolled back, unmatched and malformed had no effect
+        ids = list(queryset.filter(Q(state="failed") | Q(state="processed", kind__in=["unmatched", "malformed"]))
+                   .values_list("id", flat=True))
+        InboundMessage.objects.filter(pk__in=ids).update(state="pending", error="", processed_at=None)
+        transaction.on_commit(lambda: enqueue(ids))
+        self.message_user(request, f"{len(ids)} message(s) queued to be processed again.")
 
 
 @admin.register(UnmatchedInbound)

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from contacts_project.audit import audited
@@ -131,6 +131,8 @@ def process(inbound_id) -> str:
                 row.state, row.processed_at = InboundState.PROCESSED, timezone.now()
                 row.save(update_fields=["state", "processed_at", "kind", "subject", "from_address", "communication",
                                         "contact", "logged_as", "detail", "error"])
+        except OperationalError:
+            raise  # the database (deadlock, connection lost): the task retries, the row stays pending
         except Exception as exc:  # noqa: BLE001 - one bad message must not stop the worker or be half-applied
             logger.exception("inbound message not processed", extra={"inbound": str(row.pk), "source": row.source})
             InboundMessage.objects.filter(pk=row.pk).update(

@@ -309,3 +309,31 @@ def test_raw_messages_are_purged_after_the_retention_period():
     assert bytes(old.raw) == b"" and old.raw_purged_at is not None and old.kind == "reply"
     assert bytes(new.raw) != b"" and new.raw_purged_at is None
     assert pipeline.purge_raw() == 0
+
+
+def test_lost_tasks_are_swept_and_a_row_is_processed_once(celery_eager, django_capture_on_commit_callbacks):
+    comm = sent()
+    raw, rcpt = mails.dsn(comm)
+    row, _ = pipeline.accept(raw=raw, source="smtp", envelope_to=[rcpt])  # its task never ran (on_commit held)
+    assert pipeline.sweep() == 0  # too recent: its task may still come
+    InboundMessage.objects.filter(pk=row.pk).update(received_at=timezone.now() - dt.timedelta(minutes=5))
+    assert pipeline.sweep() == 1  # eager: processed now
+    row.refresh_from_db()
+    assert (row.state, row.kind) == ("processed", "hard_bounce")
+    assert pipeline.sweep() == 0 and pipeline.process(row.pk) == "skipped"
+
+
+def test_admin_processes_unmatched_mail_again_once_the_contact_exists(admin_client, celery_eager,
+                                                                      django_capture_on_commit_callbacks):
+    raw = (f"From: late@example.net\r\nTo: hello@{addresses.domain()}\r\nSubject: Me again\r\n"
+           f"Message-ID: <late-1@example.net>\r\n\r\nHello\r\n").encode()
+    row = ingest(raw, f"hello@{addresses.domain()}")
+    assert row.kind == "unmatched"
+    contact = ContactFactory(email="late@example.net")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/communications/unmatchedinbound/",
+                                     {"action": "process_again", "_selected_action": [str(row.pk)]})
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert (row.kind, row.contact_id) == ("contact_mail", contact.pk)
+    assert not UnmatchedInbound.objects.exists()

@@ -149,3 +149,18 @@ def test_run_inbound_command_receives_until_sigterm():
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_message_that_cannot_be_stored_is_a_451_the_sender_retries(inbound_smtp, monkeypatch):
+    from django.db import OperationalError
+
+    def unavailable(**kwargs):
+        raise OperationalError("the database is unavailable")
+
+    monkeypatch.setattr(receiver.pipeline, "accept", unavailable)
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        mails.smtp_deliver(inbound_smtp.port, b"Subject: x\r\n\r\nhi\r\n", f"x@{addresses.domain()}")
+    assert refused.value.smtp_code == 451
+    monkeypatch.undo()
+    assert mails.smtp_deliver(inbound_smtp.port, b"Subject: x\r\n\r\nhi\r\n", f"x@{addresses.domain()}") == {}
+    assert InboundMessage.objects.count() == 1
