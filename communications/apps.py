@@ -11,3 +11,10 @@ class CommunicationsConfig(AppConfig):
         from .views import record_anymail_event
 
         tracking.connect(record_anymail_event, dispatch_uid="communications.record_anymail_event")
+
+        from contacts_project.registry import register
+
+        from .inbound.privacy import erase_inbound, export_inbound
+
+        register("privacy_exporters", "inbound_messages", export_inbound)
+        register("privacy_erasers", "inbound_messages", erase_inbound)

@@ -337,3 +337,15 @@ def test_admin_processes_unmatched_mail_again_once_the_contact_exists(admin_clie
     row.refresh_from_db()
     assert (row.kind, row.contact_id) == ("contact_mail", contact.pk)
     assert not UnmatchedInbound.objects.exists()
+
+
+def test_privacy_export_and_erasure_cover_received_mail():
+    from contacts_project.registry import registry
+
+    comm = sent()
+    ingest(*mails.reply(comm))
+    exported = registry["privacy_exporters"]["inbound_messages"](comm.contact_id)
+    assert [e["kind"] for e in exported] == ["reply"]
+    identity = {"email": comm.to_address, "phone": "", "email_hash": "", "phone_hash": ""}
+    assert registry["privacy_erasers"]["inbound_messages"](comm.contact_id, identity) == 1
+    assert not InboundMessage.objects.exists()
