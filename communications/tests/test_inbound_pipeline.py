@@ -349,3 +349,22 @@ def test_privacy_export_and_erasure_cover_received_mail():
     identity = {"email": comm.to_address, "phone": "", "email_hash": "", "phone_hash": ""}
     assert registry["privacy_erasers"]["inbound_messages"](comm.contact_id, identity) == 1
     assert not InboundMessage.objects.exists()
+
+
+def test_an_unrecognised_notice_to_a_verp_address_falls_back_to_its_status_code():
+    comm = sent()
+    rcpt = addresses.bounce_address(comm.pk)
+    raw = (f"From: Mail System <postmaster@relay.example.net>\r\nTo: {rcpt}\r\nSubject: Message not delivered\r\n"
+           f"Message-ID: <odd-notice-1@relay.example.net>\r\n\r\nSorry, we could not deliver your mail.\r\n"
+           f"Remote said: 550 5.2.1 The account is disabled.\r\n").encode()
+    row = ingest(raw, rcpt, mail_from="")
+    assert (row.kind, row.detail["detector"]) == ("hard_bounce", "heuristic")
+    assert Communication.objects.get(pk=comm.pk).status == "bounced"
+    assert "5.2.1" in Suppression.objects.get(address=comm.to_address).note
+
+
+def test_a_complaint_naming_only_an_address_suppresses_a_known_contact():
+    contact = ContactFactory(email="user@example.com")
+    row = ingest((mails.CORPUS / "arf_abuse.eml").read_bytes(), source="imap")
+    assert (row.kind, row.contact_id, row.communication_id) == ("complaint", contact.pk, None)
+    assert Suppression.objects.get(address="user@example.com").reason == "complaint"
