@@ -14,6 +14,7 @@ class CommunicationsConfig(AppConfig):
 
         from contacts_project.registry import register
 
+        from .inbound import checks  # noqa: F401 - registers the deploy check
         from .inbound.privacy import erase_inbound, export_inbound
 
         register("privacy_exporters", "inbound_messages", export_inbound)

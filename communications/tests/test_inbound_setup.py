@@ -33,3 +33,12 @@ def test_inbound_tasks_are_routed_to_their_own_queue():
     for name in ("communications.inbound.process", "communications.inbound.poll_mailbox"):
         assert router.route({}, name)["queue"].name == "inbound"
     assert router.route({}, "communications.send_messages")["queue"].name == "send"
+
+
+def test_deploy_check_warns_about_a_local_bounce_domain(settings):
+    from communications.inbound.checks import bounce_domain_is_public
+
+    settings.BOUNCE_DOMAIN = "bounces.contacts.localhost"
+    assert [w.id for w in bounce_domain_is_public()] == ["communications.W001"]
+    settings.BOUNCE_DOMAIN = "bounces.example.org"
+    assert bounce_domain_is_public() == []
