@@ -142,8 +142,8 @@ def process(inbound_id) -> str:
             return "failed"
         kind = row.kind
         INBOUND_MESSAGES.labels(row.source, kind or "none").inc()
-    for action in after:  # after commit: what talks to the outside (an SMS confirmation)
-        action()
+        for action in after:  # once committed: what talks to the outside (an SMS confirmation)
+            transaction.on_commit(action)
     return kind
 
 
