@@ -70,7 +70,7 @@ def _empty_broker():
     try:
         with app.connection_for_write() as conn:
             client = conn.default_channel.client
-            client.delete("send", "default", "bulk", "unacked", "unacked_index", "unacked_mutex")
+            client.delete("send", "default", "bulk", "inbound", "unacked", "unacked_index", "unacked_mutex")
     except Exception:  # noqa: BLE001 - a test that stopped Redis on purpose restarts it itself
         pass
     yield

@@ -84,3 +84,5 @@ class DeliveryEventAdmin(FastChangeListMixin, admin.ModelAdmin):
     list_display = ("provider", "event_type", "communication", "occurred_at")
     list_filter = ("provider", "event_type")
     raw_id_fields = ("communication",)
+
+from .inbound import admin as inbound_admin  # noqa: E402,F401 - registers the inbound pages

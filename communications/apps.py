@@ -17,3 +17,11 @@ class CommunicationsConfig(AppConfig):
         register("readiness_checks", "dispatcher", check_dispatcher)
 
         tracking.connect(record_anymail_event, dispatch_uid="communications.record_anymail_event")
+
+        from contacts_project.registry import register
+
+        from .inbound import checks  # noqa: F401 - registers the deploy check
+        from .inbound.privacy import erase_inbound, export_inbound
+
+        register("privacy_exporters", "inbound_messages", export_inbound)
+        register("privacy_erasers", "inbound_messages", erase_inbound)

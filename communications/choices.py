@@ -70,6 +70,7 @@ class StatusSource(models.TextChoices):
     RECOVERY = "recovery", "Lease recovery"
     WEBHOOK = "webhook", "Provider webhook"
     TRACKING = "tracking", "Tracking (pixel, link, unsubscribe)"
+    INBOUND = "inbound", "Inbound mail or SMS"
 
 
 class ConsentStatus(models.TextChoices):
@@ -80,6 +81,7 @@ class ConsentStatus(models.TextChoices):
 class SuppressionReason(models.TextChoices):
     HARD_BOUNCE = "hard_bounce", "Hard bounce"
     COMPLAINT = "complaint", "Spam complaint"
+    SOFT_BOUNCE = "soft_bounce", "Repeated soft bounces"
     UNSUBSCRIBE = "unsubscribe", "Unsubscribed"
     MANUAL = "manual", "Added by hand"
 

@@ -33,6 +33,7 @@ from contacts_project.metrics import send_queue_tasks
 from . import rendering, services, tracking
 from .channels import ChannelBackend, Handover, OutboundMessage, PermanentSendError, TransientSendError, get_backend
 from .choices import Channel, CommunicationStatus, Purpose, StatusSource
+from .inbound import addresses as inbound_addresses
 from .models import Communication
 from .policy import PolicyCache, decide, policy_columns
 
@@ -226,11 +227,15 @@ def build_message(comm: Communication, address: str, custom_fields: set[str] | N
     if comm.type == Channel.EMAIL:
         if comm.purpose != Purpose.TRANSACTIONAL:
             headers.update(tracking.list_unsubscribe_headers(comm.pk))
+        # signed addresses: bounces, replies and mailto: unsubscribes come back to the inbound pipeline
+        headers.update(inbound_addresses.outgoing_headers(comm.pk, list_unsubscribe=headers.get("List-Unsubscribe")))
         if html and settings.COMMUNICATIONS_TRACKING:
             html = tracking.rewrite_html(html, comm.pk)
     message = OutboundMessage(channel=comm.type, to=address, subject=rendered.subject, text=rendered.text,
                               html=html, headers=headers, reference=str(comm.pk),
-                              metadata={"purpose": comm.purpose})
+                              metadata={"purpose": comm.purpose},
+                              envelope_sender=inbound_addresses.bounce_address(comm.pk)
+                              if comm.type == Channel.EMAIL else "")
     return message, rendered
 
 

@@ -229,3 +229,7 @@ class DeliveryEvent(models.Model):
                                     condition=~Q(provider_event_id="")),
         ]
         indexes = [models.Index(fields=["communication", "occurred_at"], name="delivery_event_comm")]
+
+
+# inbound mail and SMS keep their own tables (communications.inbound)
+from .inbound.models import InboundMessage, SoftBounce, UnmatchedInbound  # noqa: E402,F401

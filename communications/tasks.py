@@ -15,3 +15,7 @@ def dispatch_due() -> dict:
 def send_messages(ids: list[str]) -> dict:
     """Send each id once: a row not in `queued` any more is skipped, so a redelivered task is harmless."""
     return dispatch.send_messages(ids)
+
+
+# inbound mail and SMS (communications.inbound.tasks), on the `inbound` queue
+from .inbound.tasks import poll_mailbox, process_message, purge_raw, sweep  # noqa: E402,F401

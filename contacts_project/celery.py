@@ -11,6 +11,7 @@ SEND_QUEUE = "send"  # the dispatcher reads its length to cap the messages in fl
 app = Celery("contacts_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_routes = {
+    "communications.inbound.*": {"queue": "inbound"},  # received mail and SMS: never behind a campaign's sends
     "communications.*": {"queue": SEND_QUEUE},
     "contacts.bulk.*": {"queue": "bulk"},
     "planning.*": {"queue": "bulk"},

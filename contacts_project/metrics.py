@@ -38,7 +38,17 @@ DB_QUERIES = Histogram(
 TASKS = Counter("contacts_celery_tasks_total", "Celery task outcomes (succeeded, failed, retried) by task name",
                 ["task", "outcome"])
 
-QUEUES = ("send", "bulk", "default")
+# inbound mail and SMS (communications.inbound): every received message by source and classification,
+# tokens refused (forged, altered), and messages that could not be processed (malformed, loop, error)
+INBOUND_MESSAGES = Counter("contacts_inbound_messages_total", "Inbound messages by source and classification",
+                           ["source", "kind"])
+INBOUND_TOKENS_REJECTED = Counter("contacts_inbound_tokens_rejected_total",
+                                  "Signed inbound addresses refused (forged or altered)", ["reason"])
+INBOUND_PROBLEMS = Counter("contacts_inbound_problems_total",
+                           "Inbound messages refused or not processed (too large, malformed, loop, error)",
+                           ["reason"])
+
+QUEUES = ("send", "bulk", "default", "inbound")
 
 
 def multiprocess_dir() -> str | None:

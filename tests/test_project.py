@@ -39,6 +39,7 @@ PRODUCTION_ENV = {
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
     "SECURE_HSTS_PRELOAD": "1",
     "BEHIND_TLS_PROXY": "1",
+    "BOUNCE_DOMAIN": "bounces.contacts.example.com",
 }
 
 

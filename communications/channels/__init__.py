@@ -41,6 +41,7 @@ class OutboundMessage:
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
     reference: str = ""  # our id for the message (communication id); backends pass it to the provider
+    envelope_sender: str = ""  # email: the SMTP MAIL FROM (Return-Path), when it differs from From
 
 
 @dataclasses.dataclass

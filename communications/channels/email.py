@@ -45,11 +45,22 @@ class EmailBackend(ChannelBackend):
                 pass
             self.connection = None
 
+    def is_anymail(self) -> bool:
+        backend = type(self.connection) if self.connection is not None else None
+        path = f"{backend.__module__}" if backend else (self.backend_path or settings.EMAIL_BACKEND)
+        return path.startswith("anymail.")
+
     def build(self, message: OutboundMessage) -> EmailMultiAlternatives:
         headers = {"Message-ID": message_id_for(message.reference), **message.headers}
+        sender = message.from_address or settings.DEFAULT_FROM_EMAIL
+        # a VERP envelope sender for SMTP-like backends (Django's SMTP backend uses from_email as MAIL FROM and
+        # the From header when one is given); ESPs through anymail report bounces by webhook and keep theirs
+        envelope = message.envelope_sender if not self.is_anymail() else ""
+        if envelope:
+            headers["From"] = sender
         email = EmailMultiAlternatives(
             subject=message.subject, body=message.text, to=[message.to],
-            from_email=message.from_address or settings.DEFAULT_FROM_EMAIL, headers=headers,
+            from_email=envelope or sender, headers=headers,
         )
         if message.html:
             email.attach_alternative(message.html, "text/html")

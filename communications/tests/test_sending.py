@@ -52,8 +52,9 @@ def test_email_arrives_over_smtp_with_headers(smtp_sink):
     assert message["To"] == "ada@example.com" and message["Subject"] == "Hi Ada"
     assert message["Message-ID"] == f"<{comm.pk}@contacts.local>"
     assert message["X-Communication-ID"] == str(comm.pk)
-    unsubscribe = "".join(str(message["List-Unsubscribe"]).split())  # long headers are folded
+    unsubscribe, mailto = "".join(str(message["List-Unsubscribe"]).split()).split(",")  # long headers are folded
     assert unsubscribe.startswith("<http") and "/t/u/" in unsubscribe and unsubscribe.endswith("/>")
+    assert mailto.startswith("<mailto:unsubscribe+") and mailto.endswith("@bounces.contacts.localhost>")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
