@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from contacts_project import cache
+from contacts_project import cache, compiled
 from contacts_project.audit import audited
 from contacts_project.bulk_insert import insert_rows
 from contacts_project.errors import Conflict, Errors, FieldError, InvalidInput, NotFound
@@ -385,7 +385,8 @@ def contact_bulk_create(*, rows: list[dict[str, Any]], actor=None) -> list[Conta
 
 def _locked_contact(contact_id) -> Contact:
     key = parse_uuid(contact_id)
-    contact = Contact.objects.select_for_update().filter(pk=key).first() if key else None
+    contact = compiled.one_by_pk("contact-for-update", lambda pk: Contact.objects.select_for_update().filter(pk=pk),
+                                 key) if key else None
     if contact is None:
         raise NotFound("Contact not found.")
     return contact
