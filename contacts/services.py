@@ -73,12 +73,17 @@ class _Refs:
             except (TypeError, ValueError):
                 return None
 
-        self.organizations = {o.pk: o for o in Organization.objects.filter(pk__in=ids("organization"))}
-        self.types = {t.pk: t for t in ContactType.objects.filter(pk__in=ids("type", lambda v: str(v)))}
-        self.categories = set(Category.objects.filter(pk__in=ids("categories")).values_list("pk", flat=True))
-        self.contacts = set(Contact.objects.filter(pk__in=ids("reports_to")).values_list("pk", flat=True))
-        self.users = set(User.objects.filter(pk__in=ids("owner", as_int), is_active=True).values_list("pk", flat=True))
-        self.teams = set(Team.objects.filter(pk__in=ids("team")).values_list("pk", flat=True))
+        def pks(queryset, wanted) -> set:  # no queryset built for a kind no row names (most writes name one or two)
+            return set(queryset.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
+
+        wanted = ids("organization")
+        self.organizations = {o.pk: o for o in Organization.objects.filter(pk__in=wanted)} if wanted else {}
+        wanted = ids("type", lambda v: str(v))
+        self.types = {t.pk: t for t in ContactType.objects.filter(pk__in=wanted)} if wanted else {}
+        self.categories = pks(Category.objects, ids("categories"))
+        self.contacts = pks(Contact.objects, ids("reports_to"))
+        self.users = pks(User.objects.filter(is_active=True), ids("owner", as_int))
+        self.teams = pks(Team.objects, ids("team"))
 
 
 STATUS_VALUES = frozenset(ContactStatus.values)  # an enum's .values builds a new list on every call
@@ -241,10 +246,11 @@ def _unique_email_error(errors: Errors, field: str = "email") -> None:
     errors.add(field, "A contact with this email already exists.", "unique")
 
 
-def _save_unique(fn):
-    """Run a write; a race on the email index becomes the same 400 as the pre-check."""
+def _save_unique(fn, *, savepoint: bool = True):
+    """Run a write; a race on the email index becomes the same 400 as the pre-check. `savepoint=False` when the
+    caller's own transaction ends with the error anyway (it saves the SAVEPOINT and RELEASE round trips)."""
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             return fn()
     except IntegrityError as exc:
         if "contact_email_ci_unique" in str(exc):
@@ -439,7 +445,7 @@ def contact_update(*, contact_id, data: dict[str, Any], actor=None, replace: boo
                 _set_categories([contact.pk], categories, replace=True)
             return contact
 
-        contact = _save_unique(write)
+        contact = _save_unique(write, savepoint=False)  # the InvalidInput leaves this atomic block: all rolled back
         invalidate_contacts([contact.pk])
     return contact
 
