@@ -27,6 +27,7 @@ from organization.selectors import would_create_cycle
 
 from .choices import ALLOWED_TRANSITIONS, ContactStatus, Priority
 from .models import Contact, ContactCategory, ContactGroup, ContactTemplate, GroupMembership
+from .selectors import contact_base
 from .validation import (
     check_locale,
     check_timezone,
@@ -324,6 +325,7 @@ def contact_create(*, data: dict[str, Any], actor=None, template_id=None) -> Con
         with audited(actor, "contact.create", template=str(template.pk) if template else None):
             contact.save(force_insert=True)
             _set_categories([contact.pk], categories, replace=False)
+            contact.category_ids, contact.group_ids = list(categories or []), []  # as the detail reads them
             emit("contact.created", contact_event_data(contact))
         return contact
 
@@ -391,8 +393,9 @@ def contact_bulk_create(*, rows: list[dict[str, Any]], actor=None) -> list[Conta
 
 def _locked_contact(contact_id) -> Contact:
     key = parse_uuid(contact_id)
-    contact = compiled.one_by_pk("contact-for-update", lambda pk: Contact.objects.select_for_update().filter(pk=pk),
-                                 key) if key else None
+    # with its category and group ids (the response's), so a write needs no read-back after it
+    contact = compiled.one_by_pk("contact-for-update", lambda pk: contact_base().select_for_update(of=("self",))
+                                 .filter(pk=pk), key) if key else None
     if contact is None:
         raise NotFound("Contact not found.")
     return contact
@@ -443,6 +446,8 @@ def contact_update(*, contact_id, data: dict[str, Any], actor=None, replace: boo
                     contact.save(update_fields=[*changed, "updated_at"])
                     emit("contact.updated", contact_event_data(contact, changed=sorted(changed)))
                 _set_categories([contact.pk], categories, replace=True)
+                if categories is not None:
+                    contact.category_ids = list(categories)
             return contact
 
         contact = _save_unique(write, savepoint=False)  # the InvalidInput leaves this atomic block: all rolled back
