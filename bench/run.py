@@ -4,7 +4,10 @@
 1. creates a separate database `<DATABASE_URL's name>_bench`, migrates it, seeds it with COPY (bench/seed.py);
 2. starts the app under gunicorn as in production (DEBUG off, several workers, multiprocess metrics) on a
    free port, plus a Celery worker, against that database and Redis databases of its own;
-3. runs each scenario (bench/scenarios/) with a fixed concurrency: a warm-up, then a measured period;
+3. first compares the platform with a bare DRF app on the same table (bench/bare/, served beside it the same
+   way): every CRUD scenario at 1 and 8 connections, interleaved, each figure beside its ratio (--floor-only,
+   --no-floor); then runs each scenario (bench/scenarios/) with a fixed concurrency: a warm-up, then a measured
+   period;
 4. prints a Markdown table (each target beside the figure, PASS/MISS), writes bench/results/<timestamp>.json,
    and drops the bench database (unless --keep-db).
 
