@@ -4,7 +4,10 @@
 1. creates a separate database `<DATABASE_URL's name>_bench`, migrates it, seeds it with COPY (bench/seed.py);
 2. starts the app under gunicorn as in production (DEBUG off, several workers, multiprocess metrics) on a
    free port, plus a Celery worker, against that database and Redis databases of its own;
-3. runs each scenario (bench/scenarios/) with a fixed concurrency: a warm-up, then a measured period;
+3. first compares the platform with a bare DRF app on the same table (bench/bare/, served beside it the same
+   way): every CRUD scenario at 1 and 8 connections, interleaved, each figure beside its ratio (--floor-only,
+   --no-floor); then runs each scenario (bench/scenarios/) with a fixed concurrency: a warm-up, then a measured
+   period;
 4. prints a Markdown table (each target beside the figure, PASS/MISS), writes bench/results/<timestamp>.json,
    and drops the bench database (unless --keep-db).
 
@@ -14,6 +17,8 @@ See docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import http.client
 import itertools
 import json
@@ -41,7 +46,8 @@ import psycopg  # noqa: E402
 import redis  # noqa: E402
 
 from bench import seed as seeding  # noqa: E402
-from bench.scenarios import Scenario, load_all  # noqa: E402
+from bench.scenarios import REGISTRY, Scenario, load_all  # noqa: E402
+from bench.scenarios.floor import FLOOR  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "performance.md"
@@ -96,11 +102,13 @@ def machine() -> dict:
 class App:
     """gunicorn (and a Celery worker) against the bench database, stopped on exit."""
 
-    def __init__(self, env: dict, port: int, workers: int, threads: int, with_worker: bool):
+    def __init__(self, env: dict, port: int, workers: int, threads: int, with_worker: bool,
+                 wsgi: str = "contacts_project.wsgi",
+                 conf: tuple[str, ...] = ("-c", "python:contacts_project.gunicorn_conf")):
         self.env, self.port = env, port
         self.procs: list[subprocess.Popen] = []
         self.logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
-        web = [sys.executable, "-m", "gunicorn", "contacts_project.wsgi", "-c", "python:contacts_project.gunicorn_conf",
+        web = [sys.executable, "-m", "gunicorn", wsgi, *conf,
                "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
                "--worker-class", "gthread", "--keep-alive", "30", "--log-level", "warning"]
         self._start("web", web)
@@ -229,8 +237,11 @@ def spread_clients(ctx: Context, count: int, attempts: int = 40) -> list[Client]
     return clients
 
 
-def drive(ctx: Context, scenario: Scenario, state, seconds: float, warmup: float, max_requests: int | None) -> dict:
-    seq = itertools.count()
+def drive(ctx: Context, scenario: Scenario, state, seconds: float, warmup: float, max_requests: int | None,
+          first_seq: int = 0) -> dict:
+    """Run one scenario; `first_seq` continues the numbering of an earlier run of the same scenario (the floor
+    comparison runs each one four times: unique values stay unique, cold reads stay cold)."""
+    seq = itertools.count(first_seq)
     measured = itertools.count()
     outcomes = [Outcome() for _ in range(scenario.concurrency)]
     phase = {"measure": False, "stop": False}
@@ -291,6 +302,7 @@ def drive(ctx: Context, scenario: Scenario, state, seconds: float, warmup: float
         "sql_max": queries[-1] if queries else None,
         "errors": sum(o.errors for o in outcomes),
         "error_samples": [e for o in outcomes for e in o.error_samples][:5],
+        "next_seq": next(seq),
     }
 
 
@@ -350,21 +362,101 @@ def summary_of(report: dict) -> str:
     return (f"Run `{report['run_id']}`: {report['contacts']:,} contacts; {m.get('cpus')} CPUs ({m.get('cpu')}), "
             f"{m.get('memory_gb')} GB, PostgreSQL {m.get('postgres')}, Redis {m.get('redis')}; gunicorn "
             f"{s['web_workers']}×{s['threads']}; {s['duration']} s per scenario after {s['warmup']} s warm-up, "
-            f"mixed load {s['mixed_seconds']} s; load average at start {' '.join(m.get('loadavg_start') or [])}, "
+            f"mixed load {s['mixed_seconds']} s"
+            + (f"; floor runs {s['floor']['seconds']} s after {s['floor']['warmup']} s" if s.get("floor") else "")
+            + f"; load average at start {' '.join(m.get('loadavg_start') or [])}, "
             f"at end {' '.join(m.get('loadavg_end') or [])}.\n"
             f"Seeding: {seed['total_rows']:,} rows by COPY in {seed['copy_seconds']} s "
             f"({seed['rows_per_second']:,} rows/s, contacts {seed['contacts_per_second']:,}/s), indexes "
             f"{seed['index_seconds']} s, VACUUM ANALYZE {seed['vacuum_analyze_seconds']} s.\n")
 
 
-def update_doc(table: str, summary: str) -> None:
-    start, end = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
+def update_doc(table: str, summary: str, name: str = "latest") -> None:
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
     text = DOC.read_text() if DOC.exists() else f"# Performance\n\n{start}\n{end}\n"
     if start not in text:
         text += f"\n{start}\n{end}\n"
     before, rest = text.split(start, 1)
     after = rest.split(end, 1)[1]
     DOC.write_text(f"{before}{start}\n{summary}\n{table}{end}{after}")
+
+
+# --------------------------------------------------------------------------- the floor: a bare DRF app
+FLOOR_CONNECTIONS = (1, 8)  # p50 is judged at one connection, throughput at eight
+P50_RATIO_MAX, CACHED_P50_RATIO_MAX, RPS_RATIO_MIN = 1.5, 1.2, 0.6
+
+
+def drop_cached_details(cache_url: str, run_id: str) -> int:
+    """Forget every contact detail the platform cached in this run, so a cold-read run is cold however
+    many runs before it read the same contacts (at a small size every id is read by several)."""
+    client = redis.Redis.from_url(cache_url)
+    keys = list(client.scan_iter(f"bench{run_id}:*:contact:*", count=5000))
+    for start in range(0, len(keys), 5000):
+        client.delete(*keys[start:start + 5000])
+    client.close()
+    return len(keys)
+
+
+def ratio(platform_value, bare_value) -> float | None:
+    if not platform_value or not bare_value:
+        return None
+    return round(platform_value / bare_value, 2)
+
+
+def run_floor(ctx: Context, bare_port: int, cache_url: str, seconds: float, warmup: float) -> list[dict]:
+    """Each CRUD scenario at 1 and 8 connections on the platform and on the bare app, interleaved as
+    platform, bare (1 connection), bare, platform (8): a drift of the machine's load falls on both."""
+    rows = []
+    for key, label, cached in FLOOR:
+        scenario = REGISTRY[key]
+        log(f"floor {key} {label}: setting up")
+        state = scenario.setup(ctx) if scenario.setup else None
+        seq, runs = 0, {}
+        for connections, app in ((1, "platform"), (1, "bare"), (8, "bare"), (8, "platform")):
+            target = copy.copy(ctx)
+            target.port = ctx.port if app == "platform" else bare_port
+            if key == "S4b" and app == "platform":
+                drop_cached_details(cache_url, ctx.run_id)
+            figures = drive(target, dataclasses.replace(scenario, concurrency=connections), state, seconds, warmup,
+                            None, first_seq=seq)
+            seq = figures.pop("next_seq")
+            runs[f"{app}_{connections}"] = figures
+            log(f"  {app:8} ×{connections}: {figures['requests']} requests, p50 {figures['p50_ms']} ms, "
+                f"{figures['rps']} req/s, SQL {figures['sql_per_request']}, errors {figures['errors']}")
+            for sample in figures["error_samples"]:
+                log(f"    error: {sample}")
+        p50_ratio = ratio(runs["platform_1"]["p50_ms"], runs["bare_1"]["p50_ms"])
+        rps_ratio = ratio(runs["platform_8"]["rps"], runs["bare_8"]["rps"])
+        p50_max = CACHED_P50_RATIO_MAX if cached else P50_RATIO_MAX
+        misses = []
+        if p50_ratio is None or p50_ratio > p50_max:
+            misses.append(f"p50 ≤ {p50_max}×")
+        if rps_ratio is None or rps_ratio < RPS_RATIO_MIN:
+            misses.append(f"req/s ≥ {RPS_RATIO_MIN}×")
+        errors = sum(r["errors"] for r in runs.values())
+        if errors:
+            misses.append(f"{errors} errors")
+        rows.append({"key": key, "title": label, "runs": runs, "p50_ratio": p50_ratio, "rps_ratio": rps_ratio,
+                     "target": f"p50 ≤ {p50_max}×; req/s ≥ {RPS_RATIO_MIN}×",
+                     "result": ("MISS: " + ", ".join(misses)) if misses else "PASS"})
+    return rows
+
+
+def floor_markdown(rows: list[dict]) -> str:
+    def num(value):
+        return "—" if value is None else f"{value:g}"
+
+    head = ("| Scenario | bare p50 ms (1) | platform p50 ms (1) | ratio | bare req/s (8) | platform req/s (8) | ratio "
+            "| SQL bare / platform | Target | Result |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+    lines = []
+    for r in rows:
+        runs = r["runs"]
+        lines.append(
+            f"| {r['title']} | {num(runs['bare_1']['p50_ms'])} | {num(runs['platform_1']['p50_ms'])} | "
+            f"{num(r['p50_ratio'])}× | {num(runs['bare_8']['rps'])} | {num(runs['platform_8']['rps'])} | "
+            f"{num(r['rps_ratio'])}× | {num(runs['bare_1']['sql_per_request'])} / "
+            f"{num(runs['platform_1']['sql_per_request'])} | {r['target']} | {r['result']} |")
+    return head + "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- main
@@ -382,7 +474,13 @@ def main() -> int:
     parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
     parser.add_argument("--reuse-db", action="store_true", help="reuse a kept bench database of the same size")
     parser.add_argument("--update-doc", action="store_true", help="write the table into docs/performance.md")
+    parser.add_argument("--no-floor", action="store_true", help="skip the comparison with the bare DRF app")
+    parser.add_argument("--floor-only", action="store_true", help="only the comparison with the bare DRF app")
+    parser.add_argument("--floor-seconds", type=float, default=10.0, help="measured seconds per floor run")
+    parser.add_argument("--floor-warmup", type=float, default=2.0, help="warm-up seconds per floor run")
     args = parser.parse_args()
+    if args.no_floor and args.floor_only:
+        parser.error("--no-floor and --floor-only exclude each other")
 
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
@@ -395,11 +493,15 @@ def main() -> int:
     scenarios = load_all()
     only = {key.strip() for key in args.only.split(",") if key.strip()}
     scenarios = [s for s in scenarios if (s.key in only if only else not s.optional)]
+    if args.floor_only:
+        scenarios = []
 
     report: dict = {"run_id": run_id, "contacts": args.contacts, "machine": machine(),
                     "settings": {"web_workers": args.web_workers, "threads": args.threads,
                                  "duration": args.duration, "warmup": args.warmup,
-                                 "mixed_seconds": args.mixed_seconds, "celery_worker": not args.no_worker}}
+                                 "mixed_seconds": args.mixed_seconds, "celery_worker": not args.no_worker,
+                                 "floor": None if args.no_floor else {"seconds": args.floor_seconds,
+                                                                      "warmup": args.floor_warmup}}}
     reuse = args.reuse_db and meta_file.exists() and json.loads(meta_file.read_text())["contacts"] == args.contacts
     if reuse:
         seed_report = json.loads(meta_file.read_text())
@@ -437,19 +539,34 @@ def main() -> int:
     env.pop("SENTRY_DSN", None)
     log(f"starting gunicorn ({args.web_workers} workers × {args.threads} threads) on 127.0.0.1:{port}")
     app = App(env, port, args.web_workers, args.threads, with_worker=not args.no_worker)
-    results = []
+    bare = None
+    if not args.no_floor:
+        bare_port = free_port()
+        bare_env = dict(os.environ, DATABASE_URL=bench_url, DJANGO_SETTINGS_MODULE="bench.bare.settings")
+        log(f"starting the bare DRF app ({args.web_workers} workers × {args.threads} threads) on 127.0.0.1:{bare_port}")
+        bare = App(bare_env, bare_port, args.web_workers, args.threads, with_worker=False, wsgi="bench.bare.wsgi",
+                   conf=())
+    cache_url = redis_url.rsplit("/", 1)[0] + f"/{int(redis_url.rsplit('/', 1)[1]) + 1}"
+    results, floor_rows = [], []
     ctx = None
     try:
         app.wait_ready()
+        if bare:
+            bare.wait_ready()
         ctx = Context(libpq(bench_url), port, seed_report["token"], args.contacts, seed_report, run_id)
         ctx.web_workers = args.web_workers
+        if bare:
+            floor_rows = run_floor(ctx, bare.port, cache_url, args.floor_seconds, args.floor_warmup)
         for scenario in scenarios:
             log(f"{scenario.key} {scenario.title}: setting up")
             state = scenario.setup(ctx) if scenario.setup else None
             seconds = scenario.duration or (args.mixed_seconds if scenario.key == "MIX-L" else args.duration)
             warmup = scenario.warmup if scenario.warmup is not None else args.warmup
+            if scenario.key == "S4b":
+                drop_cached_details(cache_url, run_id)
             before = cache_counters(port, metrics_token)
             figures = drive(ctx, scenario, state, seconds, warmup, scenario.max_requests)
+            figures.pop("next_seq")
             after = cache_counters(port, metrics_token)
             hits = after.get("hits", 0) - before.get("hits", 0)
             misses = after.get("misses", 0) - before.get("misses", 0)
@@ -467,9 +584,11 @@ def main() -> int:
         if ctx:
             ctx.close()
         app.stop()
+        if bare:
+            bare.stop()
         for key in broker.scan_iter(f"bench{run_id}:*", count=1000):
             broker.delete(key)
-        cache = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + f"/{int(redis_url.rsplit('/', 1)[1]) + 1}")
+        cache = redis.Redis.from_url(cache_url)
         for key in cache.scan_iter(f"bench{run_id}:*", count=1000):
             cache.delete(key)
         if not args.keep_db:
@@ -480,17 +599,26 @@ def main() -> int:
     report["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3] \
         if Path("/proc/loadavg").exists() else None
     report["scenarios"] = results
+    report["floor"] = floor_rows
     out = RESULTS / f"{run_id}.json"
     out.write_text(json.dumps(report, indent=2, default=str))
-    table = markdown(results)
+    table = markdown(results) if results else ""
+    floor_table = floor_markdown(floor_rows) if floor_rows else ""
     summary = summary_of(report)
     print()
     print(summary)
-    print(table)
+    if floor_table:
+        print("Against the bare DRF app (ratio = platform / bare):\n")
+        print(floor_table)
+    if table:
+        print(table)
     log(f"results: {out.relative_to(ROOT)}")
     if args.update_doc:
-        update_doc(table, summary)
-        log(f"table written into {DOC.relative_to(ROOT)}")
+        if table:
+            update_doc(table, summary)
+        if floor_table:
+            update_doc(floor_table, summary, name="floor")
+        log(f"tables written into {DOC.relative_to(ROOT)}")
     return 0
 
 

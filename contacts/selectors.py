@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
-from contacts_project import cache
+from contacts_project import cache, compiled
 from contacts_project.errors import NotFound
 from contacts_project.ids import parse_uuid
 from contacts_project.registry import registry
@@ -162,7 +162,10 @@ def contact_list(user=None) -> QuerySet[Contact]:
 
 def contact_get(*, contact_id, user=None) -> Contact:
     key = parse_uuid(contact_id)
-    contact = contact_list(user).filter(pk=key).first() if key else None
+    if key is not None and user is None:  # the read-back after a write: its SQL compiled once
+        contact = compiled.one_by_pk("contact", lambda pk: contact_base().filter(pk=pk), key)
+    else:
+        contact = contact_list(user).filter(pk=key).first() if key else None
     if contact is None:
         raise NotFound("Contact not found.")
     return contact
@@ -183,8 +186,8 @@ def contact_get_details(*, contact_id, user=None) -> dict[str, Any]:
         # that owns the data invalidates the contact's cache when it changes
         # aliased: a detail field may share its name with a relation (planning's `lists`)
         arrays = registry["contact_detail_arrays"]
-        extensions = {f"detail_{name}": subquery() for name, subquery in arrays.items()}
-        contact = contact_base().annotate(**extensions).filter(pk=key).first()
+        contact = compiled.one_by_pk(("contact-detail", *arrays.items()), lambda pk: contact_base().annotate(
+            **{f"detail_{name}": subquery() for name, subquery in arrays.items()}).filter(pk=pk), key)
         if contact is None:
             return None
         data = contact_to_dict(contact)

@@ -17,7 +17,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Team
-from contacts_project import cache
+from contacts_project import cache, compiled
 from contacts_project.audit import audited
 from contacts_project.bulk_insert import insert_rows
 from contacts_project.errors import Conflict, Errors, FieldError, InvalidInput, NotFound
@@ -29,6 +29,7 @@ from organization.selectors import would_create_cycle
 
 from .choices import ALLOWED_TRANSITIONS, ContactStatus, Priority
 from .models import Contact, ContactCategory, ContactGroup, ContactTemplate, GroupMembership
+from .selectors import contact_base
 from .validation import (
     check_locale,
     check_timezone,
@@ -75,12 +76,17 @@ class _Refs:
             except (TypeError, ValueError):
                 return None
 
-        self.organizations = {o.pk: o for o in Organization.objects.filter(pk__in=ids("organization"))}
-        self.types = {t.pk: t for t in ContactType.objects.filter(pk__in=ids("type", lambda v: str(v)))}
-        self.categories = set(Category.objects.filter(pk__in=ids("categories")).values_list("pk", flat=True))
-        self.contacts = set(Contact.objects.filter(pk__in=ids("reports_to")).values_list("pk", flat=True))
-        self.users = set(User.objects.filter(pk__in=ids("owner", as_int), is_active=True).values_list("pk", flat=True))
-        self.teams = set(Team.objects.filter(pk__in=ids("team")).values_list("pk", flat=True))
+        def pks(queryset, wanted) -> set:  # no queryset built for a kind no row names (most writes name one or two)
+            return set(queryset.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
+
+        wanted = ids("organization")
+        self.organizations = {o.pk: o for o in Organization.objects.filter(pk__in=wanted)} if wanted else {}
+        wanted = ids("type", lambda v: str(v))
+        self.types = {t.pk: t for t in ContactType.objects.filter(pk__in=wanted)} if wanted else {}
+        self.categories = pks(Category.objects, ids("categories"))
+        self.contacts = pks(Contact.objects, ids("reports_to"))
+        self.users = pks(User.objects.filter(is_active=True), ids("owner", as_int))
+        self.teams = pks(Team.objects, ids("team"))
 
 
 STATUS_VALUES = frozenset(ContactStatus.values)  # an enum's .values builds a new list on every call
@@ -243,10 +249,11 @@ def _unique_email_error(errors: Errors, field: str = "email") -> None:
     errors.add(field, "A contact with this email already exists.", "unique")
 
 
-def _save_unique(fn):
-    """Run a write; a race on the email index becomes the same 400 as the pre-check."""
+def _save_unique(fn, *, savepoint: bool = True):
+    """Run a write; a race on the email index becomes the same 400 as the pre-check. `savepoint=False` when the
+    caller's own transaction ends with the error anyway (it saves the SAVEPOINT and RELEASE round trips)."""
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             return fn()
     except IntegrityError as exc:
         if "contact_email_ci_unique" in str(exc):
@@ -320,6 +327,7 @@ def contact_create(*, data: dict[str, Any], actor=None, template_id=None) -> Con
         with audited(actor, "contact.create", template=str(template.pk) if template else None):
             contact.save(force_insert=True)
             _set_categories([contact.pk], categories, replace=False)
+            contact.category_ids, contact.group_ids = list(categories or []), []  # as the detail reads them
             emit("contact.created", contact_event_data(contact))
         return contact
 
@@ -408,7 +416,9 @@ def contact_bulk_create(*, rows: list[dict[str, Any]], actor=None) -> list[Conta
 
 def _locked_contact(contact_id) -> Contact:
     key = parse_uuid(contact_id)
-    contact = Contact.objects.select_for_update().filter(pk=key).first() if key else None
+    # with its category and group ids (the response's), so a write needs no read-back after it
+    contact = compiled.one_by_pk("contact-for-update", lambda pk: contact_base().select_for_update(of=("self",))
+                                 .filter(pk=pk), key) if key else None
     if contact is None:
         raise NotFound("Contact not found.")
     return contact
@@ -459,9 +469,11 @@ def contact_update(*, contact_id, data: dict[str, Any], actor=None, replace: boo
                     contact.save(update_fields=[*changed, "updated_at"])
                     emit("contact.updated", contact_event_data(contact, changed=sorted(changed)))
                 _set_categories([contact.pk], categories, replace=True)
+                if categories is not None:
+                    contact.category_ids = list(categories)
             return contact
 
-        contact = _save_unique(write)
+        contact = _save_unique(write, savepoint=False)  # the InvalidInput leaves this atomic block: all rolled back
         invalidate_contacts([contact.pk])
     return contact
 

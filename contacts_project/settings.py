@@ -213,11 +213,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "contacts_project.errors.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "contacts_project.schema.AutoSchema",  # unique operation ids
-    "DEFAULT_THROTTLE_CLASSES": [
-        "contacts_project.throttling.UserRateThrottle",
-        "contacts_project.throttling.AnonRateThrottle",
-        "contacts_project.throttling.IPRateThrottle",
-    ],
+    # the user, anonymous and address scopes, counted in one Redis round trip (contacts_project.throttling)
+    "DEFAULT_THROTTLE_CLASSES": ["contacts_project.throttling.RequestThrottles"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env("THROTTLE_USER", default="6000/min"),
         "anon": env("THROTTLE_ANON", default="120/min"),

@@ -1,4 +1,5 @@
 """The API throttles count in Redis with one INCR per request: exact under concurrency, O(1) per request."""
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -58,3 +59,39 @@ def test_with_redis_known_down_the_throttle_fails_open_at_once():
     finally:
         app_cache.reset_breaker()
     assert cache.get(f"throttle_ip_203.0.113.9:{int(clock.now // 60)}") is None  # Redis was not asked
+
+
+def test_the_default_scopes_are_counted_in_one_redis_round_trip(monkeypatch):
+    from types import SimpleNamespace
+
+    from contacts_project import cache as app_cache
+    from contacts_project.throttling import RequestThrottles
+
+    calls = []
+    real = app_cache.guarded
+    monkeypatch.setattr(app_cache, "guarded", lambda op, fallback: calls.append(op) or real(op, fallback))
+    item = RequestThrottles()
+    req = request()
+    req.user = SimpleNamespace(pk=424242, is_authenticated=True)
+    assert item.allow_request(req, None) and item.wait() is None
+    assert len(calls) == 1  # user and address scopes together, not one round trip each
+    window = int(time.time() // 60)
+    assert cache.get(f"throttle_user_424242:{window}") == 1
+    assert cache.get(f"throttle_ip_203.0.113.9:{window}") == 1
+
+
+def test_any_default_scope_over_its_rate_refuses_the_request(monkeypatch):
+    from types import SimpleNamespace
+
+    from rest_framework import throttling as drf_throttling
+
+    from contacts_project.throttling import RequestThrottles
+
+    monkeypatch.setattr(drf_throttling.SimpleRateThrottle, "THROTTLE_RATES",
+                        {"user": "1000/min", "anon": "1000/min", "ip": "2/min"})
+    req = request()
+    req.user = SimpleNamespace(pk=434343, is_authenticated=True)
+    item = RequestThrottles()
+    assert item.allow_request(req, None) and item.allow_request(req, None)
+    assert not item.allow_request(req, None)  # the address scope is over; the user scope is not
+    assert [t.scope for t in item.exceeded] == ["ip"] and 1 <= item.wait() <= 60

@@ -96,8 +96,10 @@ class ContactViewSet(ServiceViewSet):
         serializer.is_valid(raise_exception=True)
         contact, created = services.contact_create_with_policy(data=dict(serializer.validated_data), policy=policy,
                                                                actor=request.user)
-        # read back through the selector so categories and groups are in the response, as on GET
-        return Response(selectors.contact_to_dict(selectors.contact_get(contact_id=contact.pk)),
+        if not created:  # an existing contact (duplicate policy): read back with its categories and groups
+            contact = selectors.contact_get(contact_id=contact.pk)
+        # a new one is rendered as written: the service set its category ids, it has no groups yet
+        return Response(selectors.contact_to_dict(contact),
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def update(self, request, pk=None, partial=False):
@@ -111,7 +113,7 @@ class ContactViewSet(ServiceViewSet):
                                          "required")
         contact = services.contact_update(contact_id=pk, data=dict(serializer.validated_data), actor=request.user,
                                           replace=not partial)
-        return Response(selectors.contact_to_dict(selectors.contact_get(contact_id=contact.pk)))
+        return Response(selectors.contact_to_dict(contact))  # locked with its ids, written: no read-back
 
     def partial_update(self, request, pk=None):
         return self.update(request, pk=pk, partial=True)
@@ -132,7 +134,7 @@ class ContactViewSet(ServiceViewSet):
         serializer = StatusChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         contact = services.contact_update_status(contact_id=pk, actor=request.user, **serializer.validated_data)
-        return Response(selectors.contact_to_dict(selectors.contact_get(contact_id=contact.pk)))
+        return Response(selectors.contact_to_dict(contact))  # locked with its ids, written: no read-back
 
     @extend_schema(responses={200: _page(HistoryEntrySerializer), 404: PROBLEM}, filters=False,
                    parameters=[OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],

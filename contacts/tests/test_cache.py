@@ -1,6 +1,7 @@
 """Contact detail is cache-aside in Redis (versioned keys, invalidated after commit); no Redis: slower, not failing."""
 import copy
 import socket
+import time
 
 import pytest
 from django.conf import settings
@@ -137,3 +138,20 @@ def test_invalidate_without_redis_does_not_raise(redis_down):
 def test_key_builders():
     assert cache.key("a", 1) == f"v{cache.SCHEMA_VERSION}:a:1"
     assert cache.contact_detail_key("abc").endswith(":contact:abc")
+
+
+def test_a_hit_is_one_redis_round_trip_and_a_miss_two(monkeypatch):
+    cache.get_or_build(cache.key("test-round-trips", "warm"), dict, 60)  # the script is known to Redis
+    client = cache._client()
+    calls = []
+    real = type(client).execute_command
+    monkeypatch.setattr(type(client), "execute_command",
+                        lambda self, *args, **options: calls.append(args[0]) or real(self, *args, **options))
+    base = cache.key("test-round-trips", time.time_ns())
+    assert cache.get_or_build(base, lambda: {"n": 1}, 60) == {"n": 1}
+    assert len(calls) == 2  # the version and data read (one script), then the SET of the built value
+    calls.clear()
+    assert cache.get_or_build(base, lambda: {"n": 2}, 60) == {"n": 1}
+    assert len(calls) == 1
+    cache.invalidate(base)
+    assert cache.get_or_build(base, lambda: {"n": 3}, 60) == {"n": 3}  # a new version is a miss again
