@@ -27,7 +27,7 @@ def test_the_token_and_its_user_are_read_in_one_statement():
 
 @pytest.mark.django_db
 def test_the_request_user_is_the_full_user():
-    from collaboration.auth import ApiTokenAuthentication
+    from accounts.auth import ApiTokenAuthentication
 
     user = User.objects.create_user("full", email="full@example.com", password="x", first_name="Ada")
     token = Token.objects.create(user=user)
