@@ -9,6 +9,7 @@ class NotificationKind(models.TextChoices):
     CAMPAIGN_FINISHED = "campaign.finished", "A campaign finished"
     CAMPAIGN_FAILED = "campaign.failed", "A campaign failed"
     WEBHOOK_DISABLED = "webhook.disabled", "A webhook subscription was disabled"
+    COMMUNICATION_REPLIED = "communication.replied", "A contact replied to your message"
 
 
 class WebhookEvent(models.TextChoices):
@@ -18,6 +19,7 @@ class WebhookEvent(models.TextChoices):
     CONTACT_MERGED = "contact.merged", "Contacts merged"
     COMMUNICATION_CREATED = "communication.created", "Communication created"
     COMMUNICATION_STATUS_CHANGED = "communication.status_changed", "Communication status changed"
+    COMMUNICATION_REPLIED = "communication.replied", "A contact replied"
     CAMPAIGN_STARTED = "campaign.started", "Campaign started"
     CAMPAIGN_FINISHED = "campaign.finished", "Campaign finished"
     CAMPAIGN_FAILED = "campaign.failed", "Campaign finished with failures"

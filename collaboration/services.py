@@ -598,6 +598,11 @@ def on_event(event: str, payload: dict[str, Any]) -> None:
                title=f"Import {payload.get('filename') or payload.get('id')} {payload.get('status', 'finished')}",
                body=", ".join(f"{k}: {payload[k]}" for k in ("created", "updated", "skipped", "failed")
                               if k in payload), data={"import": payload.get("id")})
+    elif event == "communication.replied" and payload.get("owner"):
+        notify(user_ids=[payload["owner"]], kind=NotificationKind.COMMUNICATION_REPLIED,
+               title=f"Reply: {payload.get('subject') or '(no subject)'}"[:200],
+               data={"communication": payload.get("id"), "reply": payload.get("reply"),
+                     "contact": payload.get("contact")})
     elif event in ("campaign.finished", "campaign.failed"):
         kind = NotificationKind.CAMPAIGN_FINISHED if event == "campaign.finished" else NotificationKind.CAMPAIGN_FAILED
         notify(user_ids=[payload.get("owner")], kind=kind,

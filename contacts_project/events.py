@@ -28,6 +28,7 @@ class EventType(StrEnum):
     CONTACT_MERGED = "contact.merged"
     COMMUNICATION_CREATED = "communication.created"
     COMMUNICATION_STATUS_CHANGED = "communication.status_changed"
+    COMMUNICATION_REPLIED = "communication.replied"  # payload: id, reply, contact, owner, campaign, subject
     CAMPAIGN_STARTED = "campaign.started"
     CAMPAIGN_FINISHED = "campaign.finished"
     CAMPAIGN_FAILED = "campaign.failed"

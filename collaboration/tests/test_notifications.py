@@ -108,3 +108,16 @@ def test_daily_digest_goes_through_the_email_channel_once(api, admin_user, smtp_
     message = smtp_sink.messages[0]
     assert message["To"] == "admin@example.com" and "Someone mentioned you" in message.get_body().get_content()
     assert NotificationPreference.objects.get(user=admin_user).last_digest_at is not None
+
+
+def test_a_reply_notifies_the_message_owner_and_is_a_webhook_event(make_user, django_capture_on_commit_callbacks):
+    from collaboration.choices import WebhookEvent
+
+    owner = make_user("olga")
+    with django_capture_on_commit_callbacks(execute=True):
+        events.emit("communication.replied", {"id": "c-1", "reply": "c-2", "contact": "p-1", "owner": owner.pk,
+                                              "campaign": None, "subject": "Re: spring offer"})
+    notification = Notification.objects.get(user=owner)
+    assert notification.kind == "communication.replied" and "Re: spring offer" in notification.title
+    assert notification.data["reply"] == "c-2"
+    assert "communication.replied" in WebhookEvent.values
