@@ -59,7 +59,7 @@ def _trip(exc: Exception) -> None:
     logger.warning("cache unavailable, skipping it for %.0f s: %s", _BREAKER_SECONDS, exc)
 
 
-def _client():
+def redis_client():
     """The raw redis client behind django-redis (so errors reach the breaker instead of being swallowed)."""
     return cache.client.get_client(write=True)
 
@@ -119,7 +119,7 @@ def get_or_build(base: str, build: Callable[[], Any], timeout: int) -> Any:
         _record("misses")
         return build()
     try:
-        client = _client()
+        client = redis_client()
         if _pending:
             _replay_pending(client)
         data_key, raw = _read_versioned(client, base, timeout)
@@ -145,7 +145,7 @@ def guarded(operation: Callable[[Any], Any], fallback: Any) -> Any:
     if not available():
         return fallback
     try:
-        return operation(_client())
+        return operation(redis_client())
     except Exception as exc:  # noqa: BLE001 - any Redis failure: the caller carries on without Redis
         _trip(exc)
         return fallback
@@ -159,7 +159,7 @@ def invalidate(*bases: str) -> None:
         _remember(bases)
         return
     try:
-        _set_versions(_client(), list(bases))
+        _set_versions(redis_client(), list(bases))
     except Exception as exc:  # noqa: BLE001
         _remember(bases)
         _trip(exc)

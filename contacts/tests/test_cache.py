@@ -142,7 +142,7 @@ def test_key_builders():
 
 def test_a_hit_is_one_redis_round_trip_and_a_miss_two(monkeypatch):
     cache.get_or_build(cache.key("test-round-trips", "warm"), dict, 60)  # the script is known to Redis
-    client = cache._client()
+    client = cache.redis_client()
     calls = []
     real = type(client).execute_command
     monkeypatch.setattr(type(client), "execute_command",
