@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 
-from contacts_project import metrics
+from contacts_project import db_router, metrics
 
 WORKER_KEY = "health:worker"
 BEAT_KEY = "health:beat"
@@ -81,6 +81,14 @@ def check_dispatcher() -> dict:
     return result
 
 
+def check_replicas() -> dict:
+    """Each read replica's lag. A lagging or stopped replica is skipped (its reads go to the primary), so it is
+    reported here but does not make the deployment unready."""
+    states = db_router.replica_states()
+    return {"ok": True, "replicas": states, "max_lag_seconds": settings.REPLICA_MAX_LAG_SECONDS,
+            "serving": sum(1 for s in states.values() if s["ok"])}
+
+
 CHECKS: dict[str, Callable[[], dict]] = {
     "database": check_database,
     "cache": check_cache,
@@ -93,7 +101,10 @@ CHECKS: dict[str, Callable[[], dict]] = {
 
 def run_checks() -> dict[str, dict]:
     results = {}
-    for name, check in CHECKS.items():
+    checks = dict(CHECKS)
+    if db_router.replicas():
+        checks["replicas"] = check_replicas
+    for name, check in checks.items():
         started = time.perf_counter()
         try:
             result = check()

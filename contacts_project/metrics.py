@@ -104,6 +104,7 @@ class LiveStateCollector:
         except Exception as exc:  # noqa: BLE001
             logger.warning("dispatcher lag unavailable: %s", exc)
         yield lag
+        yield from replica_gauges()
         if self.source is not None:
             ratio = cache_hit_ratio(cache_events(self.source))
             gauge = GaugeMetricFamily("contacts_cache_hit_ratio",
@@ -112,6 +113,29 @@ class LiveStateCollector:
             if ratio is not None:
                 gauge.add_metric([], ratio)
             yield gauge
+
+
+def replica_gauges():
+    """Lag and state of each read replica (nothing when none is configured)."""
+    from contacts_project import db_router
+
+    if not db_router.replicas():
+        return
+    lag = GaugeMetricFamily("contacts_db_replica_lag_seconds",
+                            "Replay lag of each read replica (0 when it has replayed all it received)",
+                            labels=["replica"])
+    up = GaugeMetricFamily("contacts_db_replica_serving",
+                           "1 when the replica serves reads, 0 when it is skipped (down, lagging, not a standby)",
+                           labels=["replica"])
+    try:
+        for alias, state in db_router.replica_states().items():
+            if state["lag_seconds"] is not None:
+                lag.add_metric([alias], state["lag_seconds"])
+            up.add_metric([alias], 1.0 if state["ok"] else 0.0)
+    except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
+        logger.warning("replica state unavailable: %s", exc)
+    yield lag
+    yield up
 
 
 def cache_events(source) -> dict[str, float]:

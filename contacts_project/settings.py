@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "contacts_project.middleware.RequestIdMiddleware",
     "contacts_project.middleware.BodySizeLimitMiddleware",
+    "contacts_project.db_router.ReadYourWritesMiddleware",  # passes through unless replicas are configured
     "django.middleware.security.SecurityMiddleware",
     "contacts_project.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -87,6 +88,50 @@ if DB_POOL:
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env("TEST_DATABASE_NAME", default=None)
+
+# --- Scaling out (docs/scaling.md): read replicas, PgBouncer ------------------------------------
+# DATABASE_POOLER=pgbouncer: DATABASE_URL names a PgBouncer in transaction mode, so nothing may live in the session
+# across transactions: no server-side cursors outside a transaction and no prepared statements (psycopg prepares
+# a statement on the connection after it ran `prepare_threshold` times; the next transaction may get another one).
+DATABASE_POOLER = env("DATABASE_POOLER", default="")
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=30.0)  # a replica further behind is skipped
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=1.0)  # per process: how stale a replica's state
+REPLICA_RETRY_SECONDS = env.float("REPLICA_RETRY_SECONDS", default=5.0)  # a failed replica is asked again after
+REPLICA_CONNECT_TIMEOUT = env.int("REPLICA_CONNECT_TIMEOUT", default=2)  # seconds
+# a user who wrote reads from the primary until a replica replayed the write, at most this long
+REPLICA_READ_YOUR_WRITES_SECONDS = env.int("REPLICA_READ_YOUR_WRITES_SECONDS", default=60)
+
+
+def _database(url: str, *, pool_timeout: float, connect_timeout: int | None = None) -> dict:
+    config = env.db_url_config(url)
+    config["ENGINE"] = "django.db.backends.postgresql"
+    options = config.setdefault("OPTIONS", {})
+    if connect_timeout:
+        options["connect_timeout"] = connect_timeout
+    if DB_POOL:
+        options["pool"] = {"min_size": env.int("DB_POOL_MIN", default=1),
+                           "max_size": env.int("DB_POOL_MAX", default=10), "timeout": pool_timeout}
+    else:
+        config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    if DATABASE_POOLER == "pgbouncer":
+        options["prepare_threshold"] = None
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
+    return config
+
+
+if DATABASE_POOLER == "pgbouncer":
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+# DATABASE_REPLICA_URLS: streaming replicas (hot standbys) of DATABASE_URL, comma-separated; heavy reads that ask
+# for it go there (contacts_project.db_router). In tests a replica mirrors the test database.
+DATABASE_REPLICAS = []
+for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+    DATABASES[f"replica{_number}"] = _database(_url, pool_timeout=REPLICA_CONNECT_TIMEOUT,
+                                               connect_timeout=REPLICA_CONNECT_TIMEOUT)
+    DATABASES[f"replica{_number}"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_REPLICAS.append(f"replica{_number}")
+DATABASE_ROUTERS = ["contacts_project.db_router.ReplicaRouter"] if DATABASE_REPLICAS else []
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

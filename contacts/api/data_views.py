@@ -16,6 +16,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts_project.db_router import on_replica, replica_reads
 from contacts_project.errors import InvalidInput
 from contacts_project.ids import parse_uuid
 from contacts_project.pagination import KeysetCursorPagination
@@ -62,6 +63,7 @@ class DuplicateListView(APIView):
                                OpenApiParameter("cursor", str), OpenApiParameter("page_size", int),
                                OpenApiParameter("ordering", str)],
                    responses={200: ANY})
+    @replica_reads
     def get(self, request):
         state = request.query_params.get("status", DuplicateStatus.OPEN)
         if state not in DuplicateStatus.values:
@@ -292,7 +294,9 @@ class ContactExportView(DataView):
         privacy.log_access(action="bulk_export", contact_key=None, actor=request.user,
                            detail={"format": fmt, "filters": {k: v for k, v in request.query_params.items()
                                                               if k != "format"}})
-        response = StreamingHttpResponse(exports.STREAMS[fmt](filterset.qs), content_type=exports.FORMATS[fmt])
+        # streamed after the view returns: the queryset itself is pinned to a replica that may serve this user
+        rows = on_replica(filterset.qs, request.user)
+        response = StreamingHttpResponse(exports.STREAMS[fmt](rows), content_type=exports.FORMATS[fmt])
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="contacts-{stamp}.{exports.EXTENSIONS[fmt]}"'
         return response
