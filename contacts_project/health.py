@@ -3,7 +3,7 @@
 Each check returns quickly (short socket timeouts) and reports `ok` plus what it saw. The response is
 200 when every check passes and 503 otherwise, so a load balancer or orchestrator can act on it.
 
-Heartbeats are real signals from the other processes, stored on the broker's Redis:
+Heartbeats are real signals from the other processes, stored on the broker's Redis (REDIS_URL's with RabbitMQ):
 - the worker writes `health:worker` when it starts and each time it runs `contacts_project.heartbeat`;
 - beat writes `health:beat` when it publishes that task (before_task_publish runs in beat's process),
 so a stopped worker and a stopped beat show up separately.
@@ -50,8 +50,15 @@ def check_cache() -> dict:
 
 
 def check_broker() -> dict:
+    if metrics.broker_is_redis():
+        metrics.broker_redis().ping()
+        return {"ok": True}
+    from contacts_project.celery import app
+
+    with app.connection_for_write() as conn:  # RabbitMQ: connect (short timeout), heartbeats stay on Redis
+        conn.ensure_connection(max_retries=1, timeout=2)
     metrics.broker_redis().ping()
-    return {"ok": True}
+    return {"ok": True, "broker": "amqp"}
 
 
 def _heartbeat(key: str, what: str) -> dict:

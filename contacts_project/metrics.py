@@ -42,12 +42,72 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+def broker_is_redis() -> bool:
+    from django.conf import settings
+
+    return settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://"))
+
+
 def broker_redis():
-    """A Redis client on the broker's database (queues and heartbeats live there)."""
+    """A Redis client on the broker's database when the broker is Redis (queues and heartbeats live there), on
+    REDIS_URL's database otherwise (heartbeats; the queues are then RabbitMQ's)."""
     import redis
     from django.conf import settings
 
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
+    url = settings.CELERY_BROKER_URL if broker_is_redis() else settings.REDIS_URL
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+
+def queue_lengths(queues=QUEUES) -> dict[str, int]:
+    """Tasks waiting in each queue (not those a worker has taken), on either broker: LLEN on Redis, a passive
+    queue declaration (its message count) on RabbitMQ, where a queue not declared yet holds nothing."""
+    if broker_is_redis():
+        pipe = broker_redis().pipeline(transaction=False)
+        for queue in queues:
+            pipe.llen(queue)
+        return dict(zip(queues, pipe.execute()))
+    from amqp.exceptions import NotFound
+
+    from contacts_project.celery import app
+
+    lengths = {}
+    with app.pool.acquire(block=True, timeout=2) as conn:
+        for queue in queues:
+            channel = conn.channel()  # a failed passive declaration closes its channel
+            try:
+                lengths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+            except NotFound:
+                lengths[queue] = 0
+            finally:
+                try:
+                    channel.close()
+                except Exception:  # noqa: BLE001 - already closed by the broker
+                    pass
+    return lengths
+
+
+def purge_queues(queues=QUEUES) -> None:
+    """Drop every waiting task from the queues (tests, and an operator clearing a backlog of a dead deployment).
+    On Redis also the unacknowledged set, on RabbitMQ unacknowledged messages go back when their channel closes."""
+    from contacts_project.celery import app
+
+    with app.connection_for_write() as conn:
+        if broker_is_redis():
+            conn.default_channel.client.delete(*queues, "unacked", "unacked_index", "unacked_mutex")
+            return
+        from amqp.exceptions import NotFound
+
+        for queue in queues:
+            channel = conn.channel()
+            try:
+                channel.queue_purge(queue)
+            except NotFound:
+                pass
+            finally:
+                try:
+                    channel.close()
+                except Exception:  # noqa: BLE001
+                    pass
 
 
 def send_queue_tasks() -> int | None:
@@ -55,7 +115,7 @@ def send_queue_tasks() -> int | None:
     from contacts_project.celery import SEND_QUEUE
 
     try:
-        return broker_redis().llen(SEND_QUEUE)
+        return queue_lengths((SEND_QUEUE,))[SEND_QUEUE]
     except Exception as exc:  # noqa: BLE001 - callers fall back to what they can do without it
         logger.warning("send queue length unavailable: %s", exc)
         return None
@@ -88,11 +148,7 @@ class LiveStateCollector:
         depth = GaugeMetricFamily("contacts_celery_queue_depth", "Messages waiting in each Celery queue",
                                   labels=["queue"])
         try:
-            client = broker_redis()
-            pipe = client.pipeline(transaction=False)
-            for queue in QUEUES:
-                pipe.llen(queue)
-            for queue, length in zip(QUEUES, pipe.execute()):
+            for queue, length in queue_lengths().items():
                 depth.add_metric([queue], length)
         except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
             logger.warning("queue depth unavailable: %s", exc)

@@ -170,7 +170,7 @@ CACHES = {
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "contacts_project.cache"
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)  # or amqp://user:pass@host:5672/vhost (RabbitMQ)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a killed worker leaves its task on the queue; tasks are idempotent
@@ -182,6 +182,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+if CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    # RabbitMQ: quorum queues (replicated, durable; countdowns use RabbitMQ's native delayed delivery) and
+    # publisher confirms (a publish returns once the broker has the message). Heartbeats stay on REDIS_URL.
+    CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+    CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 # Periodic jobs; django-celery-beat's DatabaseScheduler copies these into its tables at start.
 # Each app adds its own entries below (one line each).
 CELERY_BEAT_SCHEDULE = {
