@@ -167,6 +167,18 @@ CACHES = {
         },
     }
 }
+# Redis Sentinel for the cache: CACHE_SENTINELS=host:26379,host2:26379 (and CACHE_SENTINEL_MASTER, the monitored
+# name) replace CACHE_URL's host; django-redis asks the sentinels for the current master (and a replica for reads).
+CACHE_SENTINELS = env.list("CACHE_SENTINELS", default=[])
+if CACHE_SENTINELS:
+    _cache_db = urlsplit(CACHE_URL).path.strip("/") or "0"
+    CACHES["default"]["LOCATION"] = f"redis://{env('CACHE_SENTINEL_MASTER', default='mymaster')}/{_cache_db}"
+    CACHES["default"]["OPTIONS"].update({
+        "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
+        "SENTINELS": [(host, int(port)) for host, _, port in (item.rpartition(":") for item in CACHE_SENTINELS)],
+        "SENTINEL_KWARGS": {"socket_timeout": 0.25},
+    })
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "contacts_project.cache"
 
