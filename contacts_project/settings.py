@@ -175,6 +175,7 @@ if CACHE_SENTINELS:
     CACHES["default"]["LOCATION"] = f"redis://{env('CACHE_SENTINEL_MASTER', default='mymaster')}/{_cache_db}"
     CACHES["default"]["OPTIONS"].update({
         "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
         "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
         "SENTINELS": [(host, int(port)) for host, _, port in (item.rpartition(":") for item in CACHE_SENTINELS)],
         "SENTINEL_KWARGS": {"socket_timeout": 0.25},
