@@ -2,7 +2,7 @@
 
 Nothing is routed implicitly. A read goes to a replica only
 - inside `replica_reads()` (a context manager, or a decorator on a view method / selector), which lists and
-  search, reports, exports, segment counts and previews, call plans and the duplicate scan use;
+  search, reports, exports, segment previews and members, call plans and the duplicate review queue use;
 - or through `on_replica(queryset, user)`, for querysets evaluated after the view returns (streamed exports);
 and even then never when the primary connection is inside a transaction (what a transaction reads must be
 what it writes against) and never for a write (`db_for_write` is always the primary).
