@@ -23,8 +23,15 @@ services: $(STAMP)
 run: $(STAMP)
 	$(PY) scripts/dev.py run
 
+# the database tests that hold state across transactions (imports, bulk jobs, idempotency, sending), again with
+# DATABASE_URL on a PgBouncer in transaction mode (docs/scaling.md)
+PGBOUNCER_TESTS ?= tests/scaling/test_pgbouncer.py dataquality/tests/test_import_writers.py dataquality/tests/test_imports.py \
+	contacts/tests/test_list.py contacts/tests/test_bulk_actions.py planning/tests/test_segments.py \
+	tests/test_idempotency.py communications/tests/test_sending.py
+
 test: $(STAMP)
 	$(PY) scripts/dev.py exec -- $(PY) -m pytest
+	TEST_PGBOUNCER=1 $(PY) scripts/dev.py exec -- $(PY) -m pytest $(PGBOUNCER_TESTS) -n 0 --no-cov --reuse-db
 
 stop:
 	$(PY) scripts/dev.py stop

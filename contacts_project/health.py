@@ -6,7 +6,7 @@ The checks of shared services are here; an app adds its own under the registry's
 Each check returns quickly (short socket timeouts) and reports `ok` plus what it saw. The response is
 200 when every check passes and 503 otherwise, so a load balancer or orchestrator can act on it.
 
-Heartbeats are real signals from the other processes, stored on the broker's Redis:
+Heartbeats are real signals from the other processes, stored on the broker's Redis (REDIS_URL's with RabbitMQ):
 - the worker writes `health:worker` when it starts and each time it runs `contacts_project.heartbeat`;
 - beat writes `health:beat` when it publishes that task (before_task_publish runs in beat's process),
 so a stopped worker and a stopped beat show up separately.
@@ -21,7 +21,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 
-from contacts_project import metrics
+from contacts_project import db_router, metrics
 from contacts_project.registry import registry
 
 WORKER_KEY = "health:worker"
@@ -54,8 +54,15 @@ def check_cache() -> dict:
 
 
 def check_broker() -> dict:
+    if metrics.broker_is_redis():
+        metrics.broker_redis().ping()
+        return {"ok": True}
+    from contacts_project.celery import app
+
+    with app.connection_for_write() as conn:  # RabbitMQ: connect (short timeout), heartbeats stay on Redis
+        conn.ensure_connection(max_retries=1, timeout=2)
     metrics.broker_redis().ping()
-    return {"ok": True}
+    return {"ok": True, "broker": "amqp"}
 
 
 def _heartbeat(key: str, what: str) -> dict:
@@ -75,6 +82,14 @@ def check_beat() -> dict:
 
 
 
+def check_replicas() -> dict:
+    """Each read replica's lag. A lagging or stopped replica is skipped (its reads go to the primary), so it is
+    reported here but does not make the deployment unready."""
+    states = db_router.replica_states()
+    return {"ok": True, "replicas": states, "max_lag_seconds": settings.REPLICA_MAX_LAG_SECONDS,
+            "serving": sum(1 for s in states.values() if s["ok"])}
+
+
 CHECKS: dict[str, Callable[[], dict]] = {
     "database": check_database,
     "cache": check_cache,
@@ -86,7 +101,10 @@ CHECKS: dict[str, Callable[[], dict]] = {
 
 def run_checks() -> dict[str, dict]:
     results = {}
-    for name, check in {**CHECKS, **registry["readiness_checks"]}.items():
+    checks = {**CHECKS, **registry["readiness_checks"]}
+    if db_router.replicas():
+        checks["replicas"] = check_replicas
+    for name, check in checks.items():
         started = time.perf_counter()
         try:
             result = check()

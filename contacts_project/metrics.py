@@ -55,12 +55,72 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+def broker_is_redis() -> bool:
+    from django.conf import settings
+
+    return settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://"))
+
+
 def broker_redis():
-    """A Redis client on the broker's database (queues and heartbeats live there)."""
+    """A Redis client on the broker's database when the broker is Redis (queues and heartbeats live there), on
+    REDIS_URL's database otherwise (heartbeats; the queues are then RabbitMQ's)."""
     import redis
     from django.conf import settings
 
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
+    url = settings.CELERY_BROKER_URL if broker_is_redis() else settings.REDIS_URL
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+
+def queue_lengths(queues=QUEUES) -> dict[str, int]:
+    """Tasks waiting in each queue (not those a worker has taken), on either broker: LLEN on Redis, a passive
+    queue declaration (its message count) on RabbitMQ, where a queue not declared yet holds nothing."""
+    if broker_is_redis():
+        pipe = broker_redis().pipeline(transaction=False)
+        for queue in queues:
+            pipe.llen(queue)
+        return dict(zip(queues, pipe.execute()))
+    from amqp.exceptions import NotFound
+
+    from contacts_project.celery import app
+
+    lengths = {}
+    with app.pool.acquire(block=True, timeout=2) as conn:
+        for queue in queues:
+            channel = conn.channel()  # a failed passive declaration closes its channel
+            try:
+                lengths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+            except NotFound:
+                lengths[queue] = 0
+            finally:
+                try:
+                    channel.close()
+                except Exception:  # noqa: BLE001 - already closed by the broker
+                    pass
+    return lengths
+
+
+def purge_queues(queues=QUEUES) -> None:
+    """Drop every waiting task from the queues (tests, and an operator clearing a backlog of a dead deployment).
+    On Redis also the unacknowledged set, on RabbitMQ unacknowledged messages go back when their channel closes."""
+    from contacts_project.celery import app
+
+    with app.connection_for_write() as conn:
+        if broker_is_redis():
+            conn.default_channel.client.delete(*queues, "unacked", "unacked_index", "unacked_mutex")
+            return
+        from amqp.exceptions import NotFound
+
+        for queue in queues:
+            channel = conn.channel()
+            try:
+                channel.queue_purge(queue)
+            except NotFound:
+                pass
+            finally:
+                try:
+                    channel.close()
+                except Exception:  # noqa: BLE001
+                    pass
 
 
 def send_queue_tasks() -> int | None:
@@ -68,7 +128,7 @@ def send_queue_tasks() -> int | None:
     from contacts_project.celery import SEND_QUEUE
 
     try:
-        return broker_redis().llen(SEND_QUEUE)
+        return queue_lengths((SEND_QUEUE,))[SEND_QUEUE]
     except Exception as exc:  # noqa: BLE001 - callers fall back to what they can do without it
         logger.warning("send queue length unavailable: %s", exc)
         return None
@@ -86,11 +146,7 @@ class LiveStateCollector:
         depth = GaugeMetricFamily("contacts_celery_queue_depth", "Messages waiting in each Celery queue",
                                   labels=["queue"])
         try:
-            client = broker_redis()
-            pipe = client.pipeline(transaction=False)
-            for queue in QUEUES:
-                pipe.llen(queue)
-            for queue, length in zip(QUEUES, pipe.execute()):
+            for queue, length in queue_lengths().items():
                 depth.add_metric([queue], length)
         except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
             logger.warning("queue depth unavailable: %s", exc)
@@ -100,6 +156,7 @@ class LiveStateCollector:
                 yield from gauges()
             except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
                 logger.warning("%s unavailable: %s", name, exc)
+        yield from replica_gauges()
         if self.source is not None:
             ratio = cache_hit_ratio(cache_events(self.source))
             gauge = GaugeMetricFamily("contacts_cache_hit_ratio",
@@ -108,6 +165,29 @@ class LiveStateCollector:
             if ratio is not None:
                 gauge.add_metric([], ratio)
             yield gauge
+
+
+def replica_gauges():
+    """Lag and state of each read replica (nothing when none is configured)."""
+    from contacts_project import db_router
+
+    if not db_router.replicas():
+        return
+    lag = GaugeMetricFamily("contacts_db_replica_lag_seconds",
+                            "Replay lag of each read replica (0 when it has replayed all it received)",
+                            labels=["replica"])
+    up = GaugeMetricFamily("contacts_db_replica_serving",
+                           "1 when the replica serves reads, 0 when it is skipped (down, lagging, not a standby)",
+                           labels=["replica"])
+    try:
+        for alias, state in db_router.replica_states().items():
+            if state["lag_seconds"] is not None:
+                lag.add_metric([alias], state["lag_seconds"])
+            up.add_metric([alias], 1.0 if state["ok"] else 0.0)
+    except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
+        logger.warning("replica state unavailable: %s", exc)
+    yield lag
+    yield up
 
 
 def cache_events(source) -> dict[str, float]:

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "contacts_project.middleware.RequestIdMiddleware",
     "contacts_project.middleware.BodySizeLimitMiddleware",
+    "contacts_project.db_router.ReadYourWritesMiddleware",  # passes through unless replicas are configured
     "django.middleware.security.SecurityMiddleware",
     "contacts_project.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -90,6 +91,50 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env("TEST_DATABASE_NAME", default=None)
 
+# --- Scaling out (docs/scaling.md): read replicas, PgBouncer ------------------------------------
+# DATABASE_POOLER=pgbouncer: DATABASE_URL names a PgBouncer in transaction mode, so nothing may live in the session
+# across transactions: no server-side cursors outside a transaction and no prepared statements (psycopg prepares
+# a statement on the connection after it ran `prepare_threshold` times; the next transaction may get another one).
+DATABASE_POOLER = env("DATABASE_POOLER", default="")
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=30.0)  # a replica further behind is skipped
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=1.0)  # per process: how stale a replica's state
+REPLICA_RETRY_SECONDS = env.float("REPLICA_RETRY_SECONDS", default=5.0)  # a failed replica is asked again after
+REPLICA_CONNECT_TIMEOUT = env.int("REPLICA_CONNECT_TIMEOUT", default=2)  # seconds
+# a user who wrote reads from the primary until a replica replayed the write, at most this long
+REPLICA_READ_YOUR_WRITES_SECONDS = env.int("REPLICA_READ_YOUR_WRITES_SECONDS", default=60)
+
+
+def _database(url: str, *, pool_timeout: float, connect_timeout: int | None = None) -> dict:
+    config = env.db_url_config(url)
+    config["ENGINE"] = "django.db.backends.postgresql"
+    options = config.setdefault("OPTIONS", {})
+    if connect_timeout:
+        options["connect_timeout"] = connect_timeout
+    if DB_POOL:
+        options["pool"] = {"min_size": env.int("DB_POOL_MIN", default=1),
+                           "max_size": env.int("DB_POOL_MAX", default=10), "timeout": pool_timeout}
+    else:
+        config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    if DATABASE_POOLER == "pgbouncer":
+        options["prepare_threshold"] = None
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
+    return config
+
+
+if DATABASE_POOLER == "pgbouncer":
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+# DATABASE_REPLICA_URLS: streaming replicas (hot standbys) of DATABASE_URL, comma-separated; heavy reads that ask
+# for it go there (contacts_project.db_router). In tests a replica mirrors the test database.
+DATABASE_REPLICAS = []
+for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+    DATABASES[f"replica{_number}"] = _database(_url, pool_timeout=REPLICA_CONNECT_TIMEOUT,
+                                               connect_timeout=REPLICA_CONNECT_TIMEOUT)
+    DATABASES[f"replica{_number}"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_REPLICAS.append(f"replica{_number}")
+DATABASE_ROUTERS = ["contacts_project.db_router.ReplicaRouter"] if DATABASE_REPLICAS else []
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker on the database REDIS_URL names, cache on the next one ----------------------
@@ -124,10 +169,23 @@ CACHES = {
         },
     }
 }
+# Redis Sentinel for the cache: CACHE_SENTINELS=host:26379,host2:26379 (and CACHE_SENTINEL_MASTER, the monitored
+# name) replace CACHE_URL's host; django-redis asks the sentinels for the current master (and a replica for reads).
+CACHE_SENTINELS = env.list("CACHE_SENTINELS", default=[])
+if CACHE_SENTINELS:
+    _cache_db = urlsplit(CACHE_URL).path.strip("/") or "0"
+    CACHES["default"]["LOCATION"] = f"redis://{env('CACHE_SENTINEL_MASTER', default='mymaster')}/{_cache_db}"
+    CACHES["default"]["OPTIONS"].update({
+        "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
+        "SENTINELS": [(host, int(port)) for host, _, port in (item.rpartition(":") for item in CACHE_SENTINELS)],
+        "SENTINEL_KWARGS": {"socket_timeout": 0.25},
+    })
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "contacts_project.cache"
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)  # or amqp://user:pass@host:5672/vhost (RabbitMQ)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a killed worker leaves its task on the queue; tasks are idempotent
@@ -139,6 +197,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+if CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    # RabbitMQ: quorum queues (replicated, durable; countdowns use RabbitMQ's native delayed delivery) and
+    # publisher confirms (a publish returns once the broker has the message). Heartbeats stay on REDIS_URL.
+    CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+    CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 # Periodic jobs; django-celery-beat's DatabaseScheduler copies these into its tables at start.
 # Each app adds its own entries below (one line each).
 CELERY_BEAT_SCHEDULE = {

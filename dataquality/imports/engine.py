@@ -18,6 +18,7 @@ other (rows matching one contact must apply in file order).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import queue
@@ -31,6 +32,7 @@ from typing import Any
 import orjson
 import pgtrigger
 from django.apps import apps
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Func, Value
 
@@ -356,7 +358,7 @@ def process_chunk(job: ImportJob, batch: list[tuple[int, Any, list]], *, dry_run
             _record_errors(cursor, job.id, errors)
             _checkpoint(job, counts, index)
         return counts
-    with connection.cursor() as cursor:
+    with _chunk_transaction(), connection.cursor() as cursor:
         try:
             with transaction.atomic():  # 1. classify: reads only, into the staging table
                 cursor.execute("SET LOCAL work_mem = '64MB'")  # the chunk's sorts and hashes stay in memory
@@ -391,6 +393,15 @@ def process_chunk(job: ImportJob, batch: list[tuple[int, Any, list]], *, dry_run
         finally:
             cursor.execute("DROP TABLE IF EXISTS import_stage")
     return counts
+
+
+def _chunk_transaction():
+    """Behind PgBouncer in transaction mode the next transaction may run on another server session, where the
+    staging table does not exist: there the chunk's three transactions become savepoints of one (organizations
+    are then created under the lock until the chunk commits)."""
+    if settings.DATABASE_POOLER == "pgbouncer" and not connection.in_atomic_block:
+        return transaction.atomic()
+    return contextlib.nullcontext()
 
 
 def _checkpoint(job: ImportJob, counts: dict[str, int], index: int | None) -> None:

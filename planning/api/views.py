@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from contacts.selectors import check_contact_access, contact_to_dict
+from contacts_project.db_router import replica_reads
 from contacts_project.errors import InvalidInput, NotFound
 from contacts_project.ids import parse_uuid
 from contacts_project.timefmt import iso_z
@@ -49,12 +50,14 @@ def _call_plan_entry(contact) -> dict:
 class RankedMembersMixin:
     """GET members ordered by `?ordering=` (default: highest priority score first)."""
 
+    @replica_reads  # heavy reads: a replica may serve them (contacts_project.db_router)
     def _members_page(self, queryset):
         self.ordering_fields_map = RANKED_ORDERING
         self.default_ordering = "-priority_score"
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([_ranked(c) for c in page])
 
+    @replica_reads
     def _call_plan_page(self, queryset):
         page = list(selectors.call_plan(queryset)[: min(int(self.request.query_params.get("limit", 100)), 500)])
         return Response({"results": [_call_plan_entry(c) for c in page]})
@@ -145,6 +148,7 @@ class SegmentViewSet(RankedMembersMixin, ServiceViewSet):
                        400: PROBLEM},
                    summary="Count and a sample for unsaved rules")
     @action(detail=False, methods=["post"], url_path="preview", filter_backends=[])
+    @replica_reads
     def preview(self, request):
         serializer = SegmentPreviewSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -39,7 +39,7 @@ def start_campaign(contact_list, **extra) -> Campaign:
     return campaigns.campaign_schedule(campaign_id=campaign.pk)
 
 
-def test_campaign_reaches_each_recipient_once_with_the_worker_killed(smtp_sink, broker, settings):
+def test_campaign_reaches_each_recipient_once_with_the_worker_killed(smtp_sink, each_broker, settings):
     settings.COMMUNICATION_CHANNELS = {"email": {"BACKEND": "communications.tests.support.SpoolCheckingEmailBackend",
                                                  "OPTIONS": {"spool": str(smtp_sink.spool_dir)}}}
     settings.COMMUNICATIONS_QUEUED_LEASE_SECONDS = 5
