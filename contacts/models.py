@@ -49,6 +49,95 @@ class ContactTemplate(models.Model):
 pghistory.track(*history())(ContactTemplate)
 
 
+ADMIN_ROLE = "admin"  # the role group whose members see every contact (accounts.roles)
+WRITER_TEAM_ROLES = ("admin", "manager", "member")  # a team's viewers only read its contacts
+
+
+def sees_all(user) -> bool:
+    """Superusers and the admin role see (and change) every contact. Not the system: it asks `for_system()`."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    cached = user.__dict__.get("_sees_all_contacts")
+    if cached is None:
+        cached = user.groups.filter(name=ADMIN_ROLE).exists()
+        user.__dict__["_sees_all_contacts"] = cached
+    return cached
+
+
+def team_ids(user, roles=None) -> list:
+    """The teams the user belongs to (with one of `roles`), read once per user object."""
+    from accounts.models import TeamMembership
+
+    key = f"_team_ids_{'-'.join(roles) if roles else 'all'}"
+    if key not in user.__dict__:
+        memberships = TeamMembership.objects.filter(user_id=user.pk)
+        if roles:
+            memberships = memberships.filter(role__in=roles)
+        user.__dict__[key] = list(memberships.values_list("team_id", flat=True))
+    return user.__dict__[key]
+
+
+class ContactQuerySet(models.QuerySet):
+    """THE visibility mechanism: every read of contacts, or of rows hanging on a contact, starts here.
+
+    `visible_to(user)`: the contacts of the user's teams, those they own and those shared with them (all for
+    admins). `editable_by(user)`: the same without the teams where they are only a viewer, and only shares with
+    `can_edit`. Both are one indexed `team_id IN (…)` / `owner_id = …` plus an EXISTS on the shares index, so
+    the scope is part of the statement, never a per-row check. No user (anonymous, None) sees nothing: the
+    system jobs that must read everything say so with `for_system()`.
+    """
+
+    def visible_to(self, user) -> "ContactQuerySet":
+        if sees_all(user):
+            return self
+        if user is None or not getattr(user, "is_authenticated", False):
+            return self.none()
+        shared = ContactShare.objects.filter(contact_id=models.OuterRef("pk"), user_id=user.pk)
+        return self.filter(Q(team_id__in=team_ids(user)) | Q(owner_id=user.pk) | models.Exists(shared))
+
+    def editable_by(self, user) -> "ContactQuerySet":
+        if sees_all(user):
+            return self
+        if user is None or not getattr(user, "is_authenticated", False):
+            return self.none()
+        shared = ContactShare.objects.filter(contact_id=models.OuterRef("pk"), user_id=user.pk, can_edit=True)
+        return self.filter(Q(team_id__in=team_ids(user, WRITER_TEAM_ROLES)) | Q(owner_id=user.pk)
+                           | models.Exists(shared))
+
+    def for_system(self) -> "ContactQuerySet":
+        """Every contact, for jobs that act for nobody (beat, rollups, dispatch). Never for a user's request."""
+        return self.all()
+
+
+class ContactScopedQuerySet(models.QuerySet):
+    """For rows hanging on a contact (communications, notes, members, duplicates…): `scoped_by_contact(user)`
+    keeps the rows whose contact the user may see (`editable=True`: may change), as one `contact_id IN
+    (subquery)` in the same statement. Models set `contact_scope_field` when the foreign key is not `contact`."""
+
+    def scoped_by_contact(self, user, *, editable: bool = False, field: str | None = None):
+        field = field or getattr(self.model, "contact_scope_field", "contact")
+        if sees_all(user):
+            return self
+        contacts = Contact.objects.all()
+        contacts = contacts.editable_by(user) if editable else contacts.visible_to(user)
+        return self.filter(**{f"{field}__in": contacts.values("pk")})
+
+    def for_system(self):
+        return self.all()
+
+
+def scoped_by_contact(queryset: models.QuerySet, user, *, field: str = "contact", editable: bool = False):
+    """`scoped_by_contact` for any queryset whose model hangs on a contact through `field` (also models of
+    other apps that keep their default manager)."""
+    if sees_all(user):
+        return queryset
+    contacts = Contact.objects.all()
+    contacts = contacts.editable_by(user) if editable else contacts.visible_to(user)
+    return queryset.filter(**{f"{field}__in": contacts.values("pk")})
+
+
 class Contact(models.Model):
     # --- the RFC's fields ---
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
@@ -87,6 +176,8 @@ class Contact(models.Model):
     engagement_score = models.FloatField(default=0)
     search_text = models.GeneratedField(expression=search_text_expression(), output_field=models.TextField(),
                                         db_persist=True)
+
+    objects = ContactQuerySet.as_manager()
 
     class Meta:
         indexes = [

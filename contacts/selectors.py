@@ -17,7 +17,8 @@ from contacts_project.ids import parse_uuid
 from contacts_project.registry import registry
 from contacts_project.timefmt import iso_z
 
-from .models import Contact, ContactCategory, ContactGroup, ContactShare, ContactTemplate, GroupMembership
+from . import models as models_module
+from .models import Contact, ContactCategory, ContactGroup, ContactTemplate, GroupMembership
 
 CONTACT_FIELDS_OUT = (
     "id", "first_name", "last_name", "full_name", "email", "phone", "organization", "type", "status", "job_title",
@@ -74,55 +75,28 @@ def contact_base() -> QuerySet[Contact]:
 
 
 # --------------------------------------------------------------------------- visibility
-ADMIN_ROLE = "admin"  # the role group whose members see every contact (accounts.roles)
-WRITER_TEAM_ROLES = ("admin", "manager", "member")  # a team's viewers only read its contacts
+# One mechanism: `Contact.objects.visible_to(user)` / `editable_by(user)` (contacts.models.ContactQuerySet).
+# These functions are the selectors' spelling of it; `user=None` means a system job (explicitly all contacts).
+ADMIN_ROLE = models_module.ADMIN_ROLE
+WRITER_TEAM_ROLES = models_module.WRITER_TEAM_ROLES
 
 
 def sees_all(user) -> bool:
     """No user (the system: tasks, beat), superusers and the admin role see every contact."""
-    if user is None or getattr(user, "is_superuser", False):
-        return True
-    if not getattr(user, "is_authenticated", False):
-        return False
-    cached = user.__dict__.get("_sees_all_contacts")
-    if cached is None:
-        cached = user.groups.filter(name=ADMIN_ROLE).exists()
-        user.__dict__["_sees_all_contacts"] = cached
-    return cached
-
-
-def _team_ids(user, roles=None) -> list:
-    from accounts.models import TeamMembership
-
-    key = f"_team_ids_{'-'.join(roles) if roles else 'all'}"
-    if key not in user.__dict__:
-        memberships = TeamMembership.objects.filter(user_id=user.pk)
-        if roles:
-            memberships = memberships.filter(role__in=roles)
-        user.__dict__[key] = list(memberships.values_list("team_id", flat=True))
-    return user.__dict__[key]
+    return user is None or models_module.sees_all(user)
 
 
 def visible_contacts(user, queryset: QuerySet[Contact] | None = None) -> QuerySet[Contact]:
-    """THE base queryset of every contact read for a user: the contacts of their teams, those they own and
-    those shared with them; everything for admins. One indexed `team_id IN (…)` plus an EXISTS on shares,
-    so it stays cheap at millions of contacts. Anything outside it is 404, never 403."""
+    """THE base queryset of every contact read for a user (see ContactQuerySet.visible_to). Anything outside
+    it is 404, never 403. `user=None` is a system job: every contact."""
     queryset = contact_base() if queryset is None else queryset
-    if sees_all(user):
-        return queryset
-    if not getattr(user, "is_authenticated", False):
-        return queryset.none()
-    shared = ContactShare.objects.filter(contact_id=OuterRef("pk"), user_id=user.pk)
-    return queryset.filter(Q(team_id__in=_team_ids(user)) | Q(owner_id=user.pk) | Exists(shared))
+    return queryset.for_system() if user is None else queryset.visible_to(user)
 
 
 def editable_contacts(user, queryset: QuerySet[Contact] | None = None) -> QuerySet[Contact]:
     """The visible contacts the user may change: not those of a team where they are only a viewer."""
     queryset = contact_base() if queryset is None else queryset
-    if sees_all(user):
-        return queryset
-    shared = ContactShare.objects.filter(contact_id=OuterRef("pk"), user_id=user.pk, can_edit=True)
-    return queryset.filter(Q(team_id__in=_team_ids(user, WRITER_TEAM_ROLES)) | Q(owner_id=user.pk) | Exists(shared))
+    return queryset.for_system() if user is None else queryset.editable_by(user)
 
 
 def check_contact_access(user, contact_id, *, write: bool = False) -> None:
