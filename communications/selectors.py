@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, scoped_by_contact
 from contacts_project.errors import NotFound
 from contacts_project.ids import parse_uuid
 
@@ -24,9 +24,16 @@ def communication_list() -> QuerySet[Communication]:
     return Communication.objects.all()
 
 
-def communication_get(*, communication_id) -> Communication:
+def communication_visible(user) -> QuerySet[Communication]:
+    """The communications whose contact the user may see (contacts.models.scoped_by_contact)."""
+    return scoped_by_contact(Communication.objects.all(), user)
+
+
+def communication_get(*, communication_id, user=None) -> Communication:
+    """A communication; with a user, 404 unless they may see its contact. No user: a system job."""
     key = parse_uuid(communication_id)
-    comm = Communication.objects.filter(pk=key).first() if key else None
+    query = Communication.objects.all() if user is None else communication_visible(user)
+    comm = query.filter(pk=key).first() if key else None
     if comm is None:
         raise NotFound("Communication not found.")
     return comm
@@ -49,8 +56,8 @@ def get_contact_communications(*, contact_id) -> QuerySet[Communication]:
     return Communication.objects.filter(contact_id=key)
 
 
-def communication_timeline(*, communication_id) -> dict:
-    comm = communication_get(communication_id=communication_id)
+def communication_timeline(*, communication_id, user=None) -> dict:
+    comm = communication_get(communication_id=communication_id, user=user)
     return {
         "status_events": list(CommunicationStatusEvent.objects.filter(communication_id=comm.pk).order_by("at", "id")),
         "delivery_events": list(DeliveryEvent.objects.filter(communication_id=comm.pk).order_by("occurred_at")),

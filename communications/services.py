@@ -12,9 +12,11 @@ import math
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from contacts import selectors as contact_selectors
 from contacts.models import Contact
 from contacts.validation import check_timezone
 from contacts_project import cache
@@ -55,20 +57,36 @@ LOGGED_STATUSES = frozenset({S.SENT, S.DELIVERED, S.REPLIED, S.CANCELLED})
 
 
 # --------------------------------------------------------------------------- helpers
-def _contact(contact_id, *, field: str = "contact") -> Contact:
+def _contact(contact_id, *, field: str = "contact", actor=None, write: bool = False) -> Contact:
+    """The contact named in a body field: 400 naming the field when the actor may not see it (as when it does
+    not exist), 403 when they see it but `write` and may not change it. No actor: a system job."""
     key = parse_uuid(contact_id)
-    contact = Contact.objects.select_related("organization").filter(pk=key).first() if key else None
+    query = Contact.objects.select_related("organization")
+    if actor is not None:
+        query = query.visible_to(actor)
+    contact = query.filter(pk=key).first() if key else None
     if contact is None:
         raise InvalidInput.field(field, f"No contact with id {contact_id!r}.", "does_not_exist")
+    if write and actor is not None and not contact_selectors.sees_all(actor) \
+            and not Contact.objects.editable_by(actor).filter(pk=contact.pk).exists():
+        raise PermissionDenied("You may read this contact but not change it.")
     return contact
 
 
-def _communication(communication_id, *, lock: bool = False) -> Communication:
+def _communication(communication_id, *, lock: bool = False, actor=None, write: bool = False) -> Communication:
+    """A communication (locked with `lock`); with an actor, 404 unless they may see its contact and 403 when
+    `write` and they may not change it, checked under the row lock. No actor: a system job."""
     key = parse_uuid(communication_id)
     query = Communication.objects.select_for_update(of=("self",)) if lock else Communication.objects
+    if actor is not None:
+        query = query.filter(contact__in=Contact.objects.visible_to(actor).values("pk")) \
+            if not contact_selectors.sees_all(actor) else query
     comm = query.select_related("contact").filter(pk=key).first() if key else None
     if comm is None:
         raise NotFound("Communication not found.")
+    if write and actor is not None and not contact_selectors.sees_all(actor) \
+            and not Contact.objects.editable_by(actor).filter(pk=comm.contact_id).exists():
+        raise PermissionDenied("You may read this contact's communications but not change them.")
     return comm
 
 
@@ -161,7 +179,7 @@ def communication_create(*, data: dict[str, Any], actor=None) -> Communication:
         errors.raise_if_any()
     contact = None
     try:
-        contact = _contact(data.get("contact"))
+        contact = _contact(data.get("contact"), actor=actor, write=True)
     except InvalidInput as exc:
         errors.items.extend(exc.errors)
     direction = data.get("direction") or Direction.OUTBOUND
@@ -248,7 +266,7 @@ UPDATABLE = ("subject", "content", "html_content", "purpose", "template", "sched
 def communication_update(*, communication_id, data: dict[str, Any], actor=None) -> Communication:
     """Edit a message before it is sent (draft or scheduled), or a logged communication's text."""
     with transaction.atomic():
-        comm = _communication(communication_id, lock=True)
+        comm = _communication(communication_id, lock=True, actor=actor, write=True)
         logged = comm.direction == Direction.INBOUND or comm.type not in SENDABLE_CHANNELS
         errors = Errors()
         for key in sorted(set(data) - set(UPDATABLE)):
@@ -292,7 +310,7 @@ def communication_update(*, communication_id, data: dict[str, Any], actor=None) 
 def communication_delete(*, communication_id, actor=None) -> None:
     """Drafts, cancelled messages and logged communications can be deleted; sent history cannot."""
     with transaction.atomic():
-        comm = _communication(communication_id, lock=True)
+        comm = _communication(communication_id, lock=True, actor=actor, write=True)
         logged = comm.direction == Direction.INBOUND or comm.type not in SENDABLE_CHANNELS
         if not logged and comm.status not in (S.DRAFT, S.CANCELLED):
             raise Conflict(f"A {comm.status} message is part of the history; cancel it instead of deleting.",
@@ -327,7 +345,7 @@ def communication_update_status(*, communication_id, status: str, reason: str = 
         raise InvalidInput.field("reason", "The reason is text of at most 255 characters.")
     errors = Errors()
     with transaction.atomic():
-        comm = _communication(communication_id, lock=True)
+        comm = _communication(communication_id, lock=True, actor=actor, write=True)
         current = comm.status
         if source == StatusSource.API and status in SYSTEM_STATUSES:
             raise Conflict(f"`{status}` is set by the dispatcher, not by hand.",
@@ -470,12 +488,12 @@ def message_template_delete(*, template_id, actor=None) -> None:
             template.delete()
 
 
-def message_template_preview(*, template_id, contact_id) -> dict:
+def message_template_preview(*, template_id, contact_id, actor=None) -> dict:
     key = parse_uuid(template_id)
     template = MessageTemplate.objects.filter(pk=key).first() if key else None
     if template is None:
         raise NotFound("Message template not found.")
-    contact = _contact(contact_id)
+    contact = _contact(contact_id, actor=actor)
     try:
         rendered = render_for(template=template, contact=contact, unsubscribe_url="https://example.invalid/unsubscribe")
     except rendering.RenderError as exc:

@@ -348,10 +348,20 @@ def _run_batch(job_id, index: int, ids: list, action: str, params: dict, actor) 
             return  # recorded by an earlier delivery of this task
         result: dict[str, Any] = {"index": index, "count": len(ids), "first_id": str(ids[0]),
                                   "last_id": str(ids[-1])}
+        # the scope applies when the batch runs, not only when the job was queued: contacts the creator may no
+        # longer change (unshared, moved to another team) are skipped as `not_editable`
+        hidden: list = []
+        if actor is not None and not sees_all(actor):
+            allowed = set(Contact.objects.editable_by(actor).filter(pk__in=ids).values_list("pk", flat=True))
+            hidden = [str(i) for i in ids if parse_uuid(i) not in allowed]
+        targets = [i for i in ids if str(i) not in hidden] if hidden else ids
         try:
             with transaction.atomic(), audited(actor, f"contacts.bulk.{action}", bulk_action=str(job_id),
                                                batch=index, reason=params.get("reason", "")):
-                outcome = HANDLERS[action](ids, params)
+                outcome = HANDLERS[action](targets, params) if targets else {"changed": []}
+                if hidden:
+                    outcome = {**outcome, "skipped": [*outcome.get("skipped", []), *hidden],
+                               "skipped_reason": outcome.get("skipped_reason") or "not_editable"}
         except (DatabaseError, ApplicationError) as exc:
             logger.warning("bulk action %s batch %s failed: %s", job_id, index, exc)
             result.update(status="failed", changed=0, error=str(exc).splitlines()[0][:500])

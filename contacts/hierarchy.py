@@ -100,10 +100,12 @@ def _reports_sql(max_depth: int) -> str:
     """
 
 
-def contact_reports(*, contact_id, max_depth: int | None = None, limit: int = MAX_REPORTS) -> dict:
-    """Direct (depth 1) and indirect reports of a contact: one recursive query for the ids, one for the rows."""
+def contact_reports(*, contact_id, user, max_depth: int | None = None, limit: int = MAX_REPORTS) -> dict:
+    """Direct (depth 1) and indirect reports of a contact: one recursive query for the ids, one for the rows.
+    Only the reports `user` may see are listed (`user=None`: a system job, all of them)."""
     key = parse_uuid(contact_id)
-    if key is None or not Contact.objects.filter(pk=key).exists():
+    scope = Contact.objects.all() if user is None else Contact.objects.visible_to(user)
+    if key is None or not scope.filter(pk=key).exists():
         raise NotFound("Contact not found.")
     depth_limit = MAX_DEPTH if max_depth is None else max(1, min(max_depth, MAX_DEPTH))
     with connection.cursor() as cursor:
@@ -112,6 +114,8 @@ def contact_reports(*, contact_id, max_depth: int | None = None, limit: int = MA
     truncated = len(found) > limit
     depths = dict(found[:limit])
     contacts = contact_base().filter(pk__in=list(depths)) if depths else []
+    if depths and user is not None:
+        contacts = contacts.visible_to(user)
     results = []
     for contact in contacts:
         row = contact_to_dict(contact)

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -28,7 +29,7 @@ from organization.models import Category, ContactType, Organization
 from organization.selectors import would_create_cycle
 
 from .choices import ALLOWED_TRANSITIONS, ContactStatus, Priority
-from .models import Contact, ContactCategory, ContactGroup, ContactTemplate, GroupMembership
+from .models import Contact, ContactCategory, ContactGroup, ContactTemplate, GroupMembership, sees_all
 from .selectors import contact_base
 from .validation import (
     check_locale,
@@ -510,6 +511,40 @@ def contact_delete(*, contact_id, actor=None) -> None:
             contact.delete()
             emit("contact.deleted", data)
         invalidate_contacts([contact_id])
+
+
+def contacts_delete(*, contacts: QuerySet[Contact], actor=None) -> int:
+    """Delete many contacts as `contact_delete` deletes one: locked, their reports detached, each one's
+    `contact.deleted` event, out of the cache. One statement per collection (the rows, reports, related
+    tables through the ORM collector), never one per contact. The caller scopes `contacts` (editable_by)."""
+    with transaction.atomic(), audited(actor, "contact.delete_many"):
+        locked = list(Contact.objects.select_for_update(of=("self",)).filter(
+            pk__in=contacts.order_by().values("pk")).order_by("pk"))
+        if not locked:
+            return 0
+        ids = [c.pk for c in locked]
+        Contact.objects.filter(reports_to_id__in=ids).exclude(pk__in=ids).update(reports_to=None)
+        Contact.objects.filter(pk__in=ids).update(reports_to=None)
+        events = [contact_event_data(c) for c in locked]
+        Contact.objects.filter(pk__in=ids).delete()
+        for data in events:
+            emit("contact.deleted", data)
+        invalidate_contacts(ids)
+    return len(ids)
+
+
+def organization_contacts_delete(organization_id, actor) -> int:
+    """The organization's cascade (registry `organization_contact_deleters`): when `actor` may change every
+    contact of the organization, delete them through `contacts_delete` and answer 0; otherwise delete nothing
+    and answer how many they may not change."""
+    contacts = Contact.objects.filter(organization_id=organization_id)
+    if actor is not None and not sees_all(actor):
+        others = contacts.exclude(pk__in=Contact.objects.editable_by(actor).filter(
+            organization_id=organization_id).values("pk")).count()
+        if others:
+            return others
+    contacts_delete(contacts=contacts, actor=actor)
+    return 0
 
 
 # --------------------------------------------------------------------------- groups

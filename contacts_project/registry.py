@@ -17,6 +17,9 @@ Keys, each holding {name: entry}:
 - `privacy_erased_tables`: model label ("app.model") -> the eraser that handles it (the generic deletion skips it).
 - `merge_hooks`: (merge(survivor_id, merged_id) -> payload, undo(survivor_id, merged_id, payload) or None).
 - `retention_purgers`: (cutoff, held_contact_ids) -> rows purged, run by the retention job.
+- `organization_contact_deleters`: (organization_id, actor) -> how many of the organization's contacts the actor
+  may not change (then nothing is deleted), else deletes them all through the contact delete service and
+  answers 0; run by `DELETE /organizations/{id}/?cascade=true` (contacts).
 - `live_gauges`: () -> iterable of prometheus metric families, read at each `/metrics` scrape
   (communications: the dispatcher lag).
 - `readiness_checks`: () -> {"ok": bool, ...}, reported by `/health/ready/` after the built-in checks
@@ -29,7 +32,8 @@ from __future__ import annotations
 from typing import Any
 
 KEYS = ("contact_detail_arrays", "contact_create_policies", "privacy_exporters", "privacy_erasers",
-        "privacy_erased_tables", "merge_hooks", "retention_purgers", "live_gauges", "readiness_checks")
+        "privacy_erased_tables", "merge_hooks", "retention_purgers", "organization_contact_deleters",
+        "live_gauges", "readiness_checks")
 
 
 class Registry(dict):

@@ -11,6 +11,7 @@ from contacts_project import cache
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, InvalidInput, NotFound
 from contacts_project.ids import parse_uuid
+from contacts_project.registry import registry
 
 from .models import Category, ContactType, Organization
 from .selectors import would_create_cycle
@@ -92,6 +93,14 @@ def organization_delete(*, organization_id, actor=None, cascade: bool = False) -
         if counts["contacts"] and not cascade:
             raise Conflict(f"The organization has {counts['contacts']} contacts; delete with ?cascade=true to delete "
                            "them too.", extra={"contacts": counts["contacts"]})
+        if counts["contacts"]:
+            # the contacts go through their own delete service (events, cache), only if the actor may change
+            # every one of them; otherwise nothing is deleted and the answer says how many remain
+            for deleter in registry["organization_contact_deleters"].values():
+                others = deleter(org.pk, actor)
+                if others:
+                    raise Conflict(f"{others} of the organization's contacts are not yours to delete; nothing was "
+                                   "deleted.", extra={"contacts": counts["contacts"], "not_editable": others})
         org.delete()
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 from communications.choices import SENDABLE_CHANNELS, CommunicationStatus, DeliveryEventType, Purpose, StatusSource
 from communications.models import Communication, ContactPreference, DeliveryEvent, MessageTemplate, Suppression
 from communications.services import record_status_events
-from contacts.models import Contact
+from contacts.models import Contact, sees_all
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, Errors, NotFound
 from contacts_project.events import emit
@@ -225,6 +225,18 @@ def _materialize(campaign: Campaign) -> int:
         send_at = ("((%s::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE "
                    "COALESCE((SELECT name FROM pg_timezone_names WHERE name = NULLIF(c.timezone, '')), 'UTC'))")
     prefs, suppressions = ContactPreference._meta.db_table, Suppression._meta.db_table
+    # the audience is what the campaign's owner may see, read now (when the job runs), not when it was queued;
+    # the others are kept as skipped rows (`not_visible`) so the stats say how many were left out
+    not_visible, visible_params = "", []
+    owner = campaign.owner if campaign.owner_id else None
+    if owner is not None and not sees_all(owner):
+        visible = Contact.objects.visible_to(owner).order_by().values("id")
+        if visible.query.is_empty():
+            not_visible = "WHEN true THEN 'not_visible'"
+        else:
+            visible_sql, visible_params = visible.query.sql_with_params()
+            not_visible = f"WHEN c.id NOT IN ({visible_sql}) THEN 'not_visible'"
+            visible_params = list(visible_params)
     sql = f"""
         INSERT INTO {CampaignRecipient._meta.db_table} (campaign_id, contact_id, status, skip_reason, send_at,
                                                         updated_at)
@@ -232,6 +244,7 @@ def _materialize(campaign: Campaign) -> int:
                CASE WHEN reason IS NULL THEN 'pending' ELSE 'skipped' END, COALESCE(reason, ''), {send_at}, now()
         FROM {Contact._meta.db_table} c
         CROSS JOIN LATERAL (SELECT CASE
+            {not_visible}
             WHEN {address} = '' THEN 'no_address'
             WHEN EXISTS (SELECT 1 FROM {suppressions} s WHERE s.channel = %s AND s.address_hash =
                  encode(sha256(convert_to(%s || ':' || {normalized}, 'UTF8')), 'hex')) THEN 'suppressed'
@@ -244,8 +257,9 @@ def _materialize(campaign: Campaign) -> int:
         ON CONFLICT (campaign_id, contact_id) DO NOTHING
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [campaign.pk, *send_params, campaign.channel, campaign.channel, campaign.channel,
-                             campaign.purpose, opt_in_required, campaign.channel, campaign.purpose, *params])
+        cursor.execute(sql, [campaign.pk, *send_params, *visible_params, campaign.channel, campaign.channel,
+                             campaign.channel, campaign.purpose, opt_in_required, campaign.channel, campaign.purpose,
+                             *params])
         return cursor.rowcount
 
 

@@ -7,7 +7,7 @@ from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Subqu
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, scoped_by_contact
 from contacts.selectors import contact_list, sees_all, visible_contacts
 from contacts_project.errors import NotFound
 from contacts_project.ids import parse_uuid
@@ -73,9 +73,11 @@ def segment_contacts(*, segment_id, live: bool | None = None, user=None) -> Quer
     return with_priority_score(members)
 
 
-def segment_changes(*, segment_id) -> QuerySet[SegmentChange]:
+def segment_changes(*, segment_id, user) -> QuerySet[SegmentChange]:
+    """Who joined or left the segment, limited to the contacts `user` may see (None: a system job)."""
     segment = segment_get(segment_id=segment_id)
-    return SegmentChange.objects.filter(segment=segment)
+    changes = SegmentChange.objects.filter(segment=segment)
+    return changes if user is None else scoped_by_contact(changes, user, field="contact_id")
 
 
 def task_list(user=None) -> QuerySet[Task]:

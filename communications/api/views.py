@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts import selectors as contact_selectors
-from contacts.models import Contact
+from contacts.models import scoped_by_contact
 
 from .. import selectors, services
 from ..filters import CommunicationFilter
@@ -60,15 +60,10 @@ class CommunicationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self):
         # only communications with contacts the caller may see (visibility; admins see all)
-        queryset = super().get_queryset()
-        if contact_selectors.sees_all(self.request.user):
-            return queryset
-        return queryset.filter(contact__in=contact_selectors.visible_contacts(self.request.user,
-                                                                             Contact.objects.all()).values("pk"))
+        return scoped_by_contact(super().get_queryset(), self.request.user)
 
     def retrieve(self, request, pk=None):
-        comm = selectors.communication_get(communication_id=pk)
-        contact_selectors.check_contact_access(request.user, comm.contact_id)
+        comm = selectors.communication_get(communication_id=pk, user=request.user)
         return Response(CommunicationSerializer(comm).data)
 
     def create(self, request):
@@ -107,7 +102,7 @@ class CommunicationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                        "delivery_events": DeliveryEventSerializer(many=True)}), 404: PROBLEM})
     @action(detail=True, methods=["get"], url_path="events", filter_backends=[], pagination_class=None)
     def events(self, request, pk=None):
-        timeline = selectors.communication_timeline(communication_id=pk)
+        timeline = selectors.communication_timeline(communication_id=pk, user=request.user)
         return Response({"status_events": StatusEventSerializer(timeline["status_events"], many=True).data,
                          "delivery_events": DeliveryEventSerializer(timeline["delivery_events"], many=True).data})
 
@@ -227,7 +222,7 @@ class MessageTemplateViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def preview(self, request, pk=None):
         serializer = PreviewRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(services.message_template_preview(template_id=pk,
+        return Response(services.message_template_preview(template_id=pk, actor=request.user,
                                                           contact_id=serializer.validated_data["contact"]))
 
 

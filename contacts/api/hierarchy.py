@@ -56,4 +56,4 @@ class ContactReportsView(APIView):
     def get(self, request, contact_id):
         reject_unknown_params(request, {"max_depth"})
         depth = int_param(request, "max_depth", None, 1, MAX_DEPTH)
-        return Response(contact_reports(contact_id=contact_id, max_depth=depth))
+        return Response(contact_reports(contact_id=contact_id, user=request.user, max_depth=depth))

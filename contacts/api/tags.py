@@ -23,7 +23,8 @@ class TagListView(APIView):
     def get(self, request):
         reject_unknown_params(request, {"prefix", "limit"})
         limit = int_param(request, "limit", 1000, 1, 10000)
-        return Response({"results": tag_counts(prefix=request.query_params.get("prefix", ""), limit=limit)})
+        return Response({"results": tag_counts(user=request.user, prefix=request.query_params.get("prefix", ""),
+                                               limit=limit)})
 
 
 class TagMergeSerializer(StrictSerializer):

@@ -19,7 +19,7 @@ from contacts_project.parsers import StrictJSONParser
 
 from .. import duplicates, exports
 from ..imports import service as imports
-from ..models import ImportJob, ImportRowError
+from ..models import ImportRowError
 from .base import ANY, PROBLEM, DataView
 
 UPLOAD_FIELDS = {"file", "mapping", "on_duplicate", "dry_run"}
@@ -53,7 +53,7 @@ class ImportListView(APIView):
     @extend_schema(summary="Import jobs, newest first", responses={200: ANY})
     def get(self, request):
         paginator = KeysetCursorPagination()
-        page = paginator.paginate_queryset(ImportJob.objects.all(), request, view=self)
+        page = paginator.paginate_queryset(imports.import_jobs_visible_to(request.user), request, view=self)
         return paginator.get_paginated_response([imports.job_to_dict(job, request=request, errors=False)
                                                  for job in page])
 
@@ -90,7 +90,7 @@ class ImportDetailView(DataView):
     @extend_schema(summary="Import progress: rows done, created, updated, skipped, failed; first errors",
                    responses={200: ANY, 404: PROBLEM})
     def get(self, request, job_id):
-        return Response(imports.job_to_dict(imports._job(job_id), request=request))
+        return Response(imports.job_to_dict(imports.import_get(job_id=job_id, user=request.user), request=request))
 
 
 class ImportActionView(DataView):
@@ -115,7 +115,7 @@ class ImportActionView(DataView):
 class ImportErrorReportView(DataView):
     @extend_schema(summary="Every row error of an import, as CSV", responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request, job_id):
-        job = imports._job(job_id)
+        job = imports.import_get(job_id=job_id, user=request.user)
 
         def rows():
             sink = io.StringIO()

@@ -12,9 +12,10 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, sees_all
 from contacts.services import invalidate_contacts
 from contacts_project.audit import audited
 from contacts_project.errors import Conflict, InvalidInput, NotFound
@@ -41,9 +42,30 @@ def preview_rows() -> int:
     return int(getattr(settings, "IMPORT_PREVIEW_ROWS", 1000))
 
 
-def _job(job_id, *, lock: bool = False) -> ImportJob:
+def import_jobs_visible_to(user) -> QuerySet[ImportJob]:
+    """The imports a user may read: their own; every one for admins. An import's rows, errors and undo quote
+    raw addresses and numbers from the file, so nobody else sees them (404)."""
+    if sees_all(user):
+        return ImportJob.objects.all()
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ImportJob.objects.none()
+    return ImportJob.objects.filter(actor_id=user.pk)
+
+
+def import_get(*, job_id, user) -> ImportJob:
+    """An import the user may read, else 404."""
     key = parse_uuid(job_id)
-    query = ImportJob.objects.select_for_update() if lock else ImportJob.objects
+    job = import_jobs_visible_to(user).filter(pk=key).first() if key else None
+    if job is None:
+        raise NotFound("Import not found.")
+    return job
+
+
+def _job(job_id, *, lock: bool = False, actor=None) -> ImportJob:
+    """The job (locked with `lock`); with an actor, only one they may read (their own, or any for admins)."""
+    key = parse_uuid(job_id)
+    query = ImportJob.objects if actor is None else import_jobs_visible_to(actor)
+    query = query.select_for_update() if lock else query
     job = query.filter(pk=key).first() if key else None
     if job is None:
         raise NotFound("Import not found.")
@@ -145,7 +167,7 @@ def import_preview(*, job: ImportJob, headers: list[str] | None = None) -> dict[
 def import_commit(*, job_id, mapping: Any = None, on_duplicate: str | None = None, actor=None) -> ImportJob:
     """Run a previewed import (optionally with a corrected mapping or policy)."""
     with transaction.atomic():
-        job = _job(job_id, lock=True)
+        job = _job(job_id, lock=True, actor=actor)
         if job.status != ImportStatus.PREVIEW:
             raise Conflict(f"Only a previewed import can be committed; this one is {job.status}.")
         fields = ["status"]
@@ -233,7 +255,7 @@ def import_request_undo(*, job_id, actor=None) -> ImportJob:
     from dataquality.tasks import import_undo_task
 
     with transaction.atomic():
-        job = _job(job_id, lock=True)
+        job = _job(job_id, lock=True, actor=actor)
         if job.status != ImportStatus.DONE:
             raise Conflict(f"Only a finished import can be undone; this one is {job.status}.")
         job.status = ImportStatus.UNDOING

@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from contacts.models import scoped_by_contact
 from contacts.selectors import check_contact_access, contact_to_dict
 from contacts_project.db_router import replica_reads
 from contacts_project.errors import InvalidInput, NotFound
@@ -182,7 +183,7 @@ class SegmentViewSet(RankedMembersMixin, ServiceViewSet):
     def changes(self, request, pk=None):
         self.ordering_fields_map = {"at": "at"}
         self.default_ordering = "-at"
-        page = self.paginate_queryset(selectors.segment_changes(segment_id=pk))
+        page = self.paginate_queryset(selectors.segment_changes(segment_id=pk, user=request.user))
         return self.get_paginated_response(SegmentChangeSerializer(page, many=True).data)
 
     @extend_schema(responses={200: CallPlanEntrySerializer(many=True), 404: PROBLEM},
@@ -298,7 +299,7 @@ class CampaignViewSet(ServiceViewSet):
     @action(detail=True, methods=["get"], filter_backends=[])
     def recipients(self, request, pk=None):
         campaign = self.get_object()
-        rows = CampaignRecipient.objects.filter(campaign=campaign)
+        rows = scoped_by_contact(CampaignRecipient.objects.filter(campaign=campaign), request.user)
         if request.query_params.get("status"):
             rows = rows.filter(status=request.query_params["status"])
         self.ordering_fields_map = {"id": "id"}
