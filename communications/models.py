@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactScopedQuerySet
 from contacts_project.ids import uuid7
 
 from .choices import (
@@ -55,6 +55,7 @@ pghistory.track(*history())(MessageTemplate)
 
 
 class Communication(models.Model):
+    objects = ContactScopedQuerySet.as_manager()  # scoped_by_contact(user): the reads of a user
     # --- the RFC's fields (scheduled_at may be empty for logged and inbound communications) ---
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # indexed by comm_contact_created / comm_contact_type below

@@ -6,6 +6,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts_project.permissions import SIGNED_IN
+
 from .. import selectors, services
 from . import serializers as s
 from .paging import PROBLEM, PagedView
@@ -14,6 +16,7 @@ from .paging import page_of as _page
 
 # --------------------------------------------------------------------------- teams
 class TeamListView(PagedView):
+    write_permission = SIGNED_IN  # the services check the role
     ordering_fields_map = {"name": "name", "created_at": "created_at"}
     default_ordering = "name"
 
@@ -31,6 +34,7 @@ class TeamListView(PagedView):
 
 
 class TeamDetailView(APIView):
+    write_permission = SIGNED_IN  # the services check the role
     @extend_schema(responses={200: s.TeamSerializer, 404: PROBLEM}, summary="A team")
     def get(self, request, team_id):
         return Response(s.TeamSerializer(selectors.team_get(team_id=team_id)).data)
@@ -50,6 +54,7 @@ class TeamDetailView(APIView):
 
 
 class TeamMembersView(APIView):
+    write_permission = SIGNED_IN  # the services check the role
     @extend_schema(responses={200: s.TeamMemberSerializer(many=True), 404: PROBLEM}, summary="A team's members")
     def get(self, request, team_id):
         members = selectors.team_members(team_id=team_id).order_by("user__username")
@@ -66,6 +71,7 @@ class TeamMembersView(APIView):
 
 
 class TeamMemberDetailView(APIView):
+    write_permission = SIGNED_IN  # the services check the role
     @extend_schema(responses={204: None, 403: PROBLEM, 404: PROBLEM}, summary="Remove a member")
     def delete(self, request, team_id, user_id):
         services.team_member_remove(team_id=team_id, user_id=user_id, actor=request.user)

@@ -7,6 +7,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts_project.permissions import SIGNED_IN
 from contacts_project.throttling import TokenObtainThrottle
 
 from .. import services
@@ -37,6 +38,7 @@ def _token_dict(token) -> dict:
 
 
 class TokenListView(APIView):
+    write_permission = SIGNED_IN  # one's own tokens
     @extend_schema(responses={200: s.TokenSerializer(many=True)}, summary="Your API tokens (prefix only)",
                    description="Named tokens, and the login token of POST /auth/token/ (id `login`) if you have one.")
     def get(self, request):
@@ -60,6 +62,7 @@ class TokenListView(APIView):
 
 
 class TokenDetailView(APIView):
+    write_permission = SIGNED_IN  # one's own tokens
     @extend_schema(responses={204: None, 404: PROBLEM}, summary="Revoke one of your tokens")
     def delete(self, request, token_id):
         services.token_revoke(user=request.user, token_id=token_id, actor=request.user)

@@ -7,6 +7,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts_project.permissions import SIGNED_IN
+
 from .. import roles, selectors, services
 from . import serializers as s
 from .paging import PROBLEM, PagedView
@@ -27,6 +29,7 @@ def _user_dict(user) -> dict:
 
 
 class UserListView(PagedView):
+    write_permission = SIGNED_IN  # only admins create users (checked below)
     ordering_fields_map = {"username": "username", "date_joined": "date_joined"}
     default_ordering = "username"
 
@@ -60,6 +63,7 @@ class UserMeView(APIView):
 
 
 class UserDetailView(APIView):
+    write_permission = SIGNED_IN  # admins, or the user themself (checked below)
     @extend_schema(responses={200: s.UserSerializer, 404: PROBLEM}, summary="A user")
     def get(self, request, user_id):
         return Response(_user_dict(self._get(user_id)))

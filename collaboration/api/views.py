@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from contacts_project.errors import InvalidInput
 from contacts_project.pagination import KeysetCursorPagination
+from contacts_project.permissions import SIGNED_IN
 
 from .. import selectors, services
 from ..choices import WebhookEvent
@@ -207,6 +208,7 @@ class UnreadCountView(APIView):
 
 
 class NotificationReadView(APIView):
+    write_permission = SIGNED_IN  # one's own notifications
     @extend_schema(request=None, responses={200: s.NotificationSerializer, 404: PROBLEM}, summary="Mark read")
     def post(self, request, notification_id):
         note = services.notification_mark_read(user=request.user, notification_id=notification_id)
@@ -214,6 +216,7 @@ class NotificationReadView(APIView):
 
 
 class NotificationReadAllView(APIView):
+    write_permission = SIGNED_IN  # one's own notifications
     @extend_schema(request=None, summary="Mark every notification read",
                    responses={200: inline_serializer("MarkedRead", {"marked": serializers.IntegerField()})})
     def post(self, request):
@@ -221,6 +224,7 @@ class NotificationReadAllView(APIView):
 
 
 class PreferencesView(APIView):
+    write_permission = SIGNED_IN  # one's own preferences
     @extend_schema(responses={200: s.PreferenceSerializer}, summary="Your notification preferences")
     def get(self, request):
         pref = services.preferences_get(user=request.user)

@@ -9,10 +9,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts import selectors as contact_selectors
-from contacts.models import scoped_by_contact
+from contacts_project.views import ScopedViewMixin, scoped
 
 from .. import selectors, services
 from ..filters import CommunicationFilter
+from ..models import Communication
 from .serializers import (
     CommunicationCreateSerializer,
     CommunicationSerializer,
@@ -48,7 +49,7 @@ PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each ba
     destroy=extend_schema(summary="Delete a draft, a cancelled message or a logged communication",
                           responses={204: None, 409: PROBLEM}),
 )
-class CommunicationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class CommunicationViewSet(ScopedViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = CommunicationSerializer
     queryset = selectors.communication_list()
     filter_backends = [DjangoFilterBackend]
@@ -57,10 +58,6 @@ class CommunicationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     default_ordering = "-created_at"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_permissions = {"status_change": "communications.change_communication"}
-
-    def get_queryset(self):
-        # only communications with contacts the caller may see (visibility; admins see all)
-        return scoped_by_contact(super().get_queryset(), self.request.user)
 
     def retrieve(self, request, pk=None):
         comm = selectors.communication_get(communication_id=pk, user=request.user)
@@ -107,15 +104,15 @@ class CommunicationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                          "delivery_events": DeliveryEventSerializer(timeline["delivery_events"], many=True).data})
 
 
-class ContactCommunicationsView(mixins.ListModelMixin, viewsets.GenericViewSet):
+class ContactCommunicationsView(ScopedViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = CommunicationSerializer
     ordering_fields_map = {"created_at": "created_at"}
     default_ordering = "-created_at"
     filter_backends: list = []
 
+    @scoped
     def get_queryset(self):
-        contact_selectors.check_contact_access(self.request.user, self.kwargs["contact_id"])
-        return selectors.get_contact_communications(contact_id=self.kwargs["contact_id"])
+        return Communication.objects.filter(contact_id=self.scoped_contact().pk)
 
     @extend_schema(summary="A contact's communication history, newest first")
     def list(self, request, *args, **kwargs):
