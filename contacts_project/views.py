@@ -28,9 +28,13 @@ class ServiceViewSet(viewsets.GenericViewSet):
         obj = type(self).create_service(data=service_data(serializer), actor=request.user)
         return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
 
+    def check_write(self, instance) -> None:
+        """Before a body is read: raise 403 when the caller sees `instance` but may not change it."""
+
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
         instance = self.get_object()
+        self.check_write(instance)
         serializer = self.get_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         obj = type(self).update_service(**{self.lookup_kwarg: instance.pk}, data=service_data(serializer),

@@ -5,12 +5,13 @@ import datetime as dt
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.choices import Priority
 from contacts.filters import ContactFilter
-from contacts.models import Contact
+from contacts.models import Contact, sees_all
 from contacts.selectors import visible_contacts
 from contacts.services import invalidate_contacts
 from contacts_project.audit import audited
@@ -392,9 +393,19 @@ def task_create(*, data: dict[str, Any], actor=None) -> Task:
     return task
 
 
+def task_check_editable(task: Task, actor) -> None:
+    """Under the task's row lock: its assignee, or someone who may change its contact (403 otherwise: they
+    see it, as the task list shows tasks of visible contacts and tasks assigned to them)."""
+    if actor is None or sees_all(actor) or task.assignee_id == getattr(actor, "pk", None):
+        return
+    if not Contact.objects.editable_by(actor).filter(pk=task.contact_id).exists():
+        raise PermissionDenied("You may read this contact's tasks but not change them.")
+
+
 def task_update(*, task_id, data: dict[str, Any], actor=None) -> Task:
     with transaction.atomic(), audited(actor, "task.update"):
         task = _locked(Task, task_id, "Task")
+        task_check_editable(task, actor)
         if task.status != TaskStatus.OPEN and set(data) - {"notes", "outcome"}:
             raise Conflict(f"The task is {task.status}; only notes and outcome can change.")
         errors = Errors()
@@ -421,6 +432,7 @@ def task_complete(*, task_id, outcome: str = "", status: str = TaskStatus.DONE, 
         raise InvalidInput.field("outcome", "Expected text of at most 20,000 characters.")
     with transaction.atomic(), audited(actor, "task.complete", status=status):
         task = _locked(Task, task_id, "Task")
+        task_check_editable(task, actor)
         if task.status != TaskStatus.OPEN:
             raise Conflict(f"The task is already {task.status}.", extra={"status": task.status})
         now = timezone.now()
@@ -438,7 +450,9 @@ def task_complete(*, task_id, outcome: str = "", status: str = TaskStatus.DONE, 
 
 def task_delete(*, task_id, actor=None) -> None:
     with transaction.atomic(), audited(actor, "task.delete"):
-        _locked(Task, task_id, "Task").delete()
+        task = _locked(Task, task_id, "Task")
+        task_check_editable(task, actor)
+        task.delete()
 
 
 def _notify_assignment(task_id, actor) -> None:

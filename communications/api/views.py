@@ -87,6 +87,8 @@ class CommunicationViewSet(ScopedViewMixin, mixins.ListModelMixin, viewsets.Gene
                                "`queued`, `sending` and `sent` are set by the dispatcher only.")
     @action(detail=True, methods=["post"], url_path="status", url_name="status", filter_backends=[])
     def status_change(self, request, pk=None):
+        comm = selectors.communication_get(communication_id=pk, user=request.user)  # 404/403 before the body
+        contact_selectors.check_contact_access(request.user, comm.contact_id, write=True)
         serializer = CommunicationStatusSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         comm = services.communication_update_status(communication_id=pk, actor=request.user,

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from contacts_project.serializers import StrictSerializer
 
-from .. import sharing
+from .. import selectors, sharing
 
 PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
 
@@ -38,6 +38,7 @@ class ContactSharesView(APIView):
                                                            404: PROBLEM},
                    summary="Share the contact with a user (read, or read and change)")
     def post(self, request, contact_id):
+        selectors.check_contact_access(request.user, contact_id, write=True)  # 404/403 before any body check
         serializer = ShareWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         share = sharing.contact_share(contact_id=contact_id, actor=request.user, **serializer.validated_data)

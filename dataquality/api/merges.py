@@ -26,9 +26,9 @@ class MergeView(DataView):
     @extend_schema(request=MergeSerializer, responses={200: ANY, 400: PROBLEM, 404: PROBLEM},
                    summary="Merge another contact into this one (undoable for MERGE_UNDO_DAYS)")
     def post(self, request, contact_id):
+        check_contact_access(request.user, contact_id, write=True)  # 404/403 before any body check
         serializer = MergeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        check_contact_access(request.user, contact_id, write=True)
         if parse_uuid(serializer.validated_data["other"]) is not None:  # a malformed id is the service's 400
             check_contact_access(request.user, serializer.validated_data["other"], write=True)
         record = merges.contact_merge(survivor_id=contact_id, other_id=serializer.validated_data["other"],

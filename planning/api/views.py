@@ -211,6 +211,9 @@ class TaskViewSet(ServiceViewSet):
     def get_queryset(self):
         return selectors.task_list(self.request.user)  # an unseen task is 404
 
+    def check_write(self, instance) -> None:
+        services.task_check_editable(instance, self.request.user)
+
     @extend_schema(parameters=[
         OpenApiParameter("mine", bool, description="Only tasks assigned to me."),
         OpenApiParameter("due", str, enum=["today", "overdue"], description="Open tasks due today, or overdue.")])
