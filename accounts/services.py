@@ -24,32 +24,13 @@ from .models import ApiToken, Team, TeamMembership
 User = get_user_model()
 
 
-def _text(errors: Errors, data: dict, key: str, max_length: int, *, required: bool = False) -> str | None:
-    if key not in data:
-        if required:
-            errors.add(key, "This field is required.", "required")
-        return None
-    value = data[key]
-    if not isinstance(value, str) or (required and not value.strip()):
-        errors.add(key, "Expected non-empty text." if required else "Expected text.", "invalid")
-        return None
-    value = value.strip()
-    if len(value) > max_length:
-        errors.add(key, f"At most {max_length:,} characters.", "max_length")
-        return None
-    return value
-
-
-def _unknown(errors: Errors, data: dict, allowed: set[str]) -> None:
-    for key in sorted(set(data) - allowed):
-        errors.add(key, "Unknown field.", "unknown_field")
 
 
 # --------------------------------------------------------------------------- API tokens
 def token_create(*, user, name: Any, expires_at: dt.datetime | None = None, actor=None) -> tuple[ApiToken, str]:
     """A new named token for `user`; returns it and its key (shown once: only a digest is kept)."""
     errors = Errors()
-    name = _text(errors, {"name": name}, "name", 100, required=True)
+    name = errors.text({"name": name}, "name", 100, required=True)
     if expires_at is not None and expires_at <= timezone.now():
         errors.add("expires_at", "The expiry must be in the future.", "invalid")
     errors.raise_if_any()
@@ -90,11 +71,11 @@ def _role(errors: Errors, value: Any, field: str = "role") -> str | None:
 
 def user_create(*, data: dict[str, Any], actor=None):
     errors = Errors()
-    _unknown(errors, data, {"username", "email", "first_name", "last_name", "password", "role"})
-    username = _text(errors, data, "username", 150, required=True)
-    email = _text(errors, data, "email", 254) or ""
-    first_name = _text(errors, data, "first_name", 150) or ""
-    last_name = _text(errors, data, "last_name", 150) or ""
+    errors.unknown(data, {"username", "email", "first_name", "last_name", "password", "role"})
+    username = errors.text(data, "username", 150, required=True)
+    email = errors.text(data, "email", 254) or ""
+    first_name = errors.text(data, "first_name", 150) or ""
+    last_name = errors.text(data, "last_name", 150) or ""
     role = _role(errors, data.get("role", Role.MEMBER))
     password = data.get("password")
     if password is not None and (not isinstance(password, str) or len(password) < 10):
@@ -111,10 +92,10 @@ def user_create(*, data: dict[str, Any], actor=None):
 
 def user_update(*, user_id, data: dict[str, Any], actor=None):
     errors = Errors()
-    _unknown(errors, data, {"email", "first_name", "last_name", "role", "is_active"})
+    errors.unknown(data, {"email", "first_name", "last_name", "role", "is_active"})
     values = {}
     for key, size in (("email", 254), ("first_name", 150), ("last_name", 150)):
-        value = _text(errors, data, key, size)
+        value = errors.text(data, key, size)
         if value is not None:
             values[key] = value
     if "is_active" in data:
@@ -159,8 +140,8 @@ def team_create(*, data: dict[str, Any], actor=None) -> Team:
     if not roles.is_admin(actor):
         raise PermissionDenied("Only admins create teams.")
     errors = Errors()
-    _unknown(errors, data, {"name"})
-    name = _text(errors, data, "name", 100, required=True)
+    errors.unknown(data, {"name"})
+    name = errors.text(data, "name", 100, required=True)
     if name and Team.objects.filter(name__iexact=name).exists():
         errors.add("name", f"A team named {name!r} exists.", "unique")
     errors.raise_if_any()
@@ -170,8 +151,8 @@ def team_create(*, data: dict[str, Any], actor=None) -> Team:
 
 def team_update(*, team_id, data: dict[str, Any], actor=None) -> Team:
     errors = Errors()
-    _unknown(errors, data, {"name"})
-    name = _text(errors, data, "name", 100, required="name" in data)
+    errors.unknown(data, {"name"})
+    name = errors.text(data, "name", 100, required="name" in data)
     if name and Team.objects.filter(name__iexact=name).exclude(pk=parse_uuid(team_id)).exists():
         errors.add("name", f"A team named {name!r} exists.", "unique")
     errors.raise_if_any()

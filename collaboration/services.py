@@ -45,25 +45,6 @@ logger = logging.getLogger(__name__)
 User = get_user_model()
 
 
-def _text(errors: Errors, data: dict, key: str, max_length: int, *, required: bool = False) -> str | None:
-    if key not in data:
-        if required:
-            errors.add(key, "This field is required.", "required")
-        return None
-    value = data[key]
-    if not isinstance(value, str) or (required and not value.strip()):
-        errors.add(key, "Expected non-empty text." if required else "Expected text.", "invalid")
-        return None
-    value = value.strip()
-    if len(value) > max_length:
-        errors.add(key, f"At most {max_length:,} characters.", "max_length")
-        return None
-    return value
-
-
-def _unknown(errors: Errors, data: dict, allowed: set[str]) -> None:
-    for key in sorted(set(data) - allowed):
-        errors.add(key, "Unknown field.", "unknown_field")
 
 
 def _target(data: dict, errors: Errors, actor, names: tuple[str, ...]) -> dict:
@@ -120,8 +101,8 @@ def note_visible(actor, note: Note) -> Note:
 
 def note_create(*, data: dict[str, Any], actor=None) -> Note:
     errors = Errors()
-    _unknown(errors, data, {"contact", "organization", "campaign", "parent", "body"})
-    body = _text(errors, data, "body", settings.NOTE_MAX_LENGTH, required=True)
+    errors.unknown(data, {"contact", "organization", "campaign", "parent", "body"})
+    body = errors.text(data, "body", settings.NOTE_MAX_LENGTH, required=True)
     parent = None
     target: dict = {}
     if data.get("parent") not in (None, ""):
@@ -179,8 +160,8 @@ def _own_note(note_id, actor) -> Note:
 
 def note_update(*, note_id, data: dict[str, Any], actor=None) -> Note:
     errors = Errors()
-    _unknown(errors, data, {"body"})
-    body = _text(errors, data, "body", settings.NOTE_MAX_LENGTH, required=True)
+    errors.unknown(data, {"body"})
+    body = errors.text(data, "body", settings.NOTE_MAX_LENGTH, required=True)
     mentioned = mentioned_users(body, errors) if body else []
     errors.raise_if_any()
     with transaction.atomic(), audited(actor, "note.update"):
@@ -227,7 +208,7 @@ def attachment_create(*, upload, data: dict[str, Any], actor=None) -> Attachment
             errors=[FieldError("file", "too_large", f"At most {settings.ATTACHMENT_MAX_BYTES:,} bytes.")],
             extra={"limit": settings.ATTACHMENT_MAX_BYTES})
     errors = Errors()
-    _unknown(errors, data, {"contact", "organization", "note"})
+    errors.unknown(data, {"contact", "organization", "note"})
     target = _target(data, errors, actor, ("contact", "organization", "note"))
     content_type = _content_type(upload)
     if content_type is None:
@@ -306,7 +287,7 @@ def preferences_get(*, user) -> NotificationPreference:
 
 def preferences_update(*, user, data: dict[str, Any]) -> NotificationPreference:
     errors = Errors()
-    _unknown(errors, data, {"muted_kinds", "email_digest"})
+    errors.unknown(data, {"muted_kinds", "email_digest"})
     values: dict = {}
     if "muted_kinds" in data:
         kinds = data["muted_kinds"]
@@ -336,10 +317,10 @@ def preferences_update(*, user, data: dict[str, Any]) -> NotificationPreference:
 
 # --------------------------------------------------------------------------- webhooks
 def _clean_webhook(data: dict, errors: Errors, partial: bool) -> dict:
-    _unknown(errors, data, {"url", "description", "event_types", "filters", "is_active"})
+    errors.unknown(data, {"url", "description", "event_types", "filters", "is_active"})
     values: dict = {}
     if "url" in data or not partial:
-        url = _text(errors, data, "url", 2000, required=True)
+        url = errors.text(data, "url", 2000, required=True)
         if url:
             reason = webhooks.check_url(url)
             if reason:
@@ -347,7 +328,7 @@ def _clean_webhook(data: dict, errors: Errors, partial: bool) -> dict:
             else:
                 values["url"] = url
     if "description" in data:
-        value = _text(errors, data, "description", 255)
+        value = errors.text(data, "description", 255)
         if value is not None:
             values["description"] = value
     if "event_types" in data or not partial:

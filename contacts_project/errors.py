@@ -109,6 +109,27 @@ class Errors:
         if self.items:
             raise InvalidInput("", errors=self.items)
 
+    def text(self, data: dict, key: str, max_length: int, *, required: bool = False) -> str | None:
+        """`data[key]` as stripped text of at most `max_length` characters; None (and an error) otherwise."""
+        if key not in data:
+            if required:
+                self.add(key, "This field is required.", "required")
+            return None
+        value = data[key]
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.add(key, "Expected non-empty text." if required else "Expected text.", "invalid")
+            return None
+        value = value.strip()
+        if len(value) > max_length:
+            self.add(key, f"At most {max_length:,} characters.", "max_length")
+            return None
+        return value
+
+    def unknown(self, data: dict, allowed: set[str]) -> None:
+        """An `unknown_field` error for every key of `data` outside `allowed`."""
+        for key in sorted(set(data) - allowed):
+            self.add(key, "Unknown field.", "unknown_field")
+
 
 def problem(status_code: int, detail: str = "", errors: Iterable[dict] = (), **extra: Any) -> dict:
     slug, title = TITLES.get(status_code, ("error", "Error"))

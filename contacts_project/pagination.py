@@ -15,6 +15,7 @@ from django.db.models import Q
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
 
 from contacts_project.errors import InvalidInput
 
@@ -153,3 +154,25 @@ class KeysetCursorPagination(BasePagination):
              "schema": {"type": "string"}},
         ]
 
+
+
+def page_of(serializer_cls):
+    """The OpenAPI shape of one keyset page of `serializer_cls` rows."""
+    from drf_spectacular.utils import inline_serializer
+    from rest_framework import serializers
+
+    return inline_serializer(
+        name=f"Paginated{serializer_cls.__name__.removesuffix('Serializer')}List",
+        fields={"next": serializers.URLField(allow_null=True), "previous": serializers.URLField(allow_null=True),
+                "results": serializer_cls(many=True)})
+
+
+class PagedView(APIView):
+    """An APIView whose list answers are keyset pages (`ordering` among `ordering_fields_map`)."""
+    ordering_fields_map = {"created_at": "created_at"}
+    default_ordering = "-created_at"
+
+    def paginated(self, request, queryset, render):
+        paginator = KeysetCursorPagination()
+        rows = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(render(rows))

@@ -1,5 +1,6 @@
 """The project's OpenAPI AutoSchema (drf-spectacular)."""
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiResponse
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -11,3 +12,7 @@ class AutoSchema(SpectacularAutoSchema):
         if self.method == "GET" and operation_id.endswith("_retrieve") and not self.path.rstrip("/").endswith("}"):
             return operation_id.removesuffix("_retrieve") + "_list"
         return operation_id
+
+
+# the response of an error status in `extend_schema(responses=…)`; contacts_project.openapi fills in its schema
+PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")

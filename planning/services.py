@@ -28,26 +28,12 @@ LIST_SYNC_MAX = 10000  # up to this many ids are applied in the request; more (o
 LIST_JOB_MAX = 100000
 
 
-def _text(errors: Errors, data: dict, key: str, max_length: int, required: bool = False):
-    if key not in data:
-        if required:
-            errors.add(key, "This field is required.", "required")
-        return None
-    value = data[key]
-    if not isinstance(value, str) or (required and not value.strip()):
-        errors.add(key, "Expected non-empty text." if required else "Expected text.", "invalid")
-        return None
-    if len(value) > max_length:
-        errors.add(key, f"At most {max_length} characters.", "max_length")
-        return None
-    return value.strip()
-
 
 # --------------------------------------------------------------------------- lists
 def list_create(*, data: dict[str, Any], actor=None) -> ContactList:
     errors = Errors()
-    name = _text(errors, data, "name", 200, required=True)
-    description = _text(errors, data, "description", 10000) or ""
+    name = errors.text(data, "name", 200, required=True)
+    description = errors.text(data, "description", 10000) or ""
     errors.raise_if_any()
     with transaction.atomic(), audited(actor, "list.create"):
         return ContactList.objects.create(name=name, description=description, owner_id=getattr(actor, "pk", None))
@@ -56,7 +42,7 @@ def list_create(*, data: dict[str, Any], actor=None) -> ContactList:
 def list_update(*, list_id, data: dict[str, Any], actor=None) -> ContactList:
     errors = Errors()
     values = {k: v for k in ("name", "description")
-              if k in data and (v := _text(errors, data, k, 200 if k == "name" else 10000, required=k == "name"))
+              if k in data and (v := errors.text(data, k, 200 if k == "name" else 10000, required=k == "name"))
               is not None}
     errors.raise_if_any()
     with transaction.atomic(), audited(actor, "list.update"):
@@ -198,11 +184,11 @@ def _clean_segment(data: dict, errors: Errors, segment_id=None) -> dict:
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key == "name":
-            name = _text(errors, data, "name", 200, required=True)
+            name = errors.text(data, "name", 200, required=True)
             if name is not None:
                 values["name"] = name
         elif key == "description":
-            values["description"] = _text(errors, data, "description", 10000) or ""
+            values["description"] = errors.text(data, "description", 10000) or ""
         elif key == "rules":
             try:
                 segments.compile_rules(value, segment_id=segment_id)
@@ -351,11 +337,11 @@ def _clean_task(data: dict, errors: Errors, instance: Task | None, actor=None) -
             else:
                 values["kind"] = value
         elif key == "title":
-            title = _text(errors, data, "title", 200, required=True)
+            title = errors.text(data, "title", 200, required=True)
             if title is not None:
                 values["title"] = title
         elif key in ("notes", "outcome"):
-            values[key] = _text(errors, data, key, 20000) or ""
+            values[key] = errors.text(data, key, 20000) or ""
         elif key == "assignee":
             if value is None:
                 values["assignee_id"] = None

@@ -6,12 +6,13 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts_project.pagination import PagedView
+from contacts_project.pagination import page_of as _page
 from contacts_project.permissions import SIGNED_IN
+from contacts_project.schema import PROBLEM
 
 from .. import selectors, services
 from . import serializers as s
-from .paging import PROBLEM, PagedView
-from .paging import page_of as _page
 
 
 # --------------------------------------------------------------------------- teams

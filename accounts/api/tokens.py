@@ -8,12 +8,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts_project.permissions import SIGNED_IN
+from contacts_project.schema import PROBLEM
 from contacts_project.throttling import TokenObtainThrottle
 
 from .. import services
 from ..models import ApiToken
 from . import serializers as s
-from .paging import PROBLEM
 
 
 # --------------------------------------------------------------------------- the login token

@@ -3,39 +3,22 @@ from __future__ import annotations
 
 from django.http import FileResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts_project.errors import InvalidInput
-from contacts_project.pagination import KeysetCursorPagination
+from contacts_project.pagination import PagedView
+from contacts_project.pagination import page_of as _page
 from contacts_project.permissions import SIGNED_IN
+from contacts_project.schema import PROBLEM
 
 from .. import selectors, services
 from ..choices import WebhookEvent
 from ..models import Attachment, Note, WebhookSubscription
 from . import serializers as s
-
-PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
-
-
-def _page(serializer_cls):
-    return inline_serializer(
-        name=f"Paginated{serializer_cls.__name__.removesuffix('Serializer')}List",
-        fields={"next": serializers.URLField(allow_null=True), "previous": serializers.URLField(allow_null=True),
-                "results": serializer_cls(many=True)})
-
-
-class PagedView(APIView):
-    ordering_fields_map = {"created_at": "created_at"}
-    default_ordering = "-created_at"
-
-    def paginated(self, request, queryset, render):
-        paginator = KeysetCursorPagination()
-        rows = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(render(rows))
 
 
 # --------------------------------------------------------------------------- notes

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts import selectors as contact_selectors
+from contacts_project.schema import PROBLEM
 from contacts_project.views import ScopedViewMixin, scoped
 
 from .. import selectors, services
@@ -30,8 +31,6 @@ from .serializers import (
     SuppressionCreateSerializer,
     SuppressionSerializer,
 )
-
-PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
 
 
 @extend_schema_view(

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts_project.pagination import KeysetCursorPagination
+from contacts_project.schema import PROBLEM
 from contacts_project.serializers import StrictSerializer
 
 from .. import bulk
-
-PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
 
 
 class BulkActionSerializer(StrictSerializer):

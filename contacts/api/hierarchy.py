@@ -3,18 +3,17 @@ contact's reports through `reports_to`."""
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts_project.schema import PROBLEM
 from contacts_project.serializers import StrictSerializer
 
 from ..hierarchy import MAX_DEPTH, contact_reports, organization_tree
 from ..organization_services import organization_merge
 from .query_params import int_param, reject_unknown_params
-
-PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
 
 
 class OrganizationTreeView(APIView):

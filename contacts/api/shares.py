@@ -1,16 +1,15 @@
 """Contact shares: who a contact is shared with outside its team; share and unshare."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts_project.schema import PROBLEM
 from contacts_project.serializers import StrictSerializer
 
 from .. import selectors, sharing
-
-PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
 
 
 class ShareSerializer(serializers.Serializer):

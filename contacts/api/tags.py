@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts_project.schema import PROBLEM
 from contacts_project.serializers import StrictSerializer
 
 from ..tags import tag_counts, tag_merge
 from .query_params import int_param, reject_unknown_params
-
-PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
 
 
 class TagListView(APIView):

@@ -9,7 +9,6 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_view,
     inline_serializer,
@@ -25,6 +24,7 @@ from contacts_project import cache
 from contacts_project.db_router import replica_reads
 from contacts_project.errors import InvalidInput, NotFound
 from contacts_project.ids import UUID_PATTERN, parse_uuid
+from contacts_project.schema import PROBLEM
 from contacts_project.views import ServiceViewSet
 from organization.models import Organization
 
@@ -42,7 +42,6 @@ from .serializers import (
     StatusChangeSerializer,
 )
 
-PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
 CONTACT_ORDERING = {"created_at": "created_at", "updated_at": "updated_at", "last_name": "last_name"}
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse
 from rest_framework.views import APIView
 
-PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
+from contacts_project.schema import PROBLEM  # noqa: F401 - what every data-quality view answers on errors
+
 ANY = OpenApiTypes.OBJECT
 
 

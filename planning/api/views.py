@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -12,6 +12,7 @@ from contacts.selectors import check_contact_access, contact_to_dict
 from contacts_project.db_router import replica_reads
 from contacts_project.errors import InvalidInput, NotFound
 from contacts_project.ids import parse_uuid
+from contacts_project.schema import PROBLEM
 from contacts_project.timefmt import iso_z
 from contacts_project.views import ServiceViewSet
 
@@ -32,7 +33,6 @@ from .serializers import (
     TaskSerializer,
 )
 
-PROBLEM = OpenApiResponse(description="Problem details (RFC 9457) naming each bad field.")
 RANKED_ORDERING = {"priority_score": "priority_score", "created_at": "created_at", "last_name": "last_name"}
 
 
