@@ -83,14 +83,15 @@ class ScopedViewMixin:
     - `get_queryset()` is always `queryset` passed through the user's contact scope (`scope_for`), so a list,
       a detail and a lookup never see an unseen contact's row: 404.
     - `contact_field` names the foreign key to the contact (`contact` by default).
-    - `self.scoped_contact()` resolves a `{contact_id}` URL argument: 404 when unseen, 403 with `write=True` when seen
-      but not editable.
+    - `self.scoped_contact()` resolves a `{contact_id}` URL argument against `contact_queryset` (the view sets it
+      to `Contact.objects.all()`): 404 when unseen, 403 with `write=True` when seen but not editable.
     - At class creation, a subclass that sets a `queryset` whose model cannot be scoped, or overrides
       `get_queryset`/`get_object` without `@scoped`, is refused (TypeError): an unscoped view cannot exist.
     """
 
     visibility = CONTACT
     contact_field = "contact"
+    contact_queryset = None  # Contact.objects.all() in views that resolve a {contact_id} (this app is below contacts)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -114,13 +115,14 @@ class ScopedViewMixin:
 
     def scoped_contact(self, *, write: bool = False, kwarg: str = "contact_id"):
         """The `{contact_id}` of the URL as a contact the user may see (404), and may change with `write` (403)."""
-        from django.apps import apps
         from django.core.exceptions import PermissionDenied
 
         from contacts_project.errors import NotFound
         from contacts_project.ids import parse_uuid
 
-        contacts = apps.get_model("contacts", "Contact").objects.all()
+        if self.contact_queryset is None:
+            raise TypeError(f"{type(self).__name__} resolves a contact: set contact_queryset = Contact.objects.all().")
+        contacts = self.contact_queryset.all()
         key = parse_uuid(self.kwargs.get(kwarg))
         found = contacts.visible_to(self.request.user).filter(pk=key).first() if key else None
         if found is None:

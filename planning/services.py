@@ -121,15 +121,19 @@ def list_change_members(*, list_id, add: bool, contact_ids: list | None = None, 
         unique = list(dict.fromkeys(parsed))
         if not unique:
             return {"list": str(_get_list(list_id).pk), "added" if add else "removed": 0}
-        found = Contact.objects.filter(pk__in=unique).count()
+        # the actor's scope, applied when this runs (in the request or in the list job): unseen ids do not exist
+        scope = Contact.objects.all() if actor is None else Contact.objects.visible_to(actor)
+        found = scope.filter(pk__in=unique).count()
         if found != len(unique):
-            existing = set(Contact.objects.filter(pk__in=unique).values_list("pk", flat=True))
+            existing = set(scope.filter(pk__in=unique).values_list("pk", flat=True))
             missing = [str(p) for p in unique if p not in existing]
             raise InvalidInput.field("contact_ids", f"No contacts with ids {missing[:20]}; nothing was changed.",
                                      "does_not_exist")
         contacts = Contact.objects.filter(pk__in=unique)
     else:
         contacts = contacts_from_filter(filter_params)
+        if actor is not None:
+            contacts = contacts.visible_to(actor)
     sql, params = contacts.order_by().values("pk").query.sql_with_params()
     with transaction.atomic(), audited(actor, "list.add_contacts" if add else "list.remove_contacts"):
         contact_list = _locked(ContactList, list_id, "List")

@@ -9,10 +9,22 @@ from contacts import bulk
 from contacts.models import BulkAction, Contact, ContactShare
 from contacts.tests.factories import ContactFactory
 from contacts_project import cache, events
+from contacts_project.errors import InvalidInput
 from dataquality.models import ImportJob
+from dataquality.tasks import import_run_task
 from organization.models import Organization
 from planning import campaigns
-from planning.models import Campaign, CampaignRecipient, ContactList, ListMembership, Segment, SegmentChange
+from planning import services as planning_services
+from planning.models import (
+    Campaign,
+    CampaignRecipient,
+    ContactList,
+    ListJob,
+    ListMembership,
+    Segment,
+    SegmentChange,
+)
+from planning.tasks import run_list_job
 from tests.problem import assert_problem
 
 pytestmark = pytest.mark.django_db
@@ -179,3 +191,30 @@ def test_cascading_organization_delete_acts_only_on_editable_contacts(world, mak
         [("contact.deleted", str(world["own"].pk)), ("contact.deleted", str(world["other"].pk))])
     for contact in (world["own"], world["other"]):
         assert cache.get_or_build(cache.contact_detail_key(contact.pk), lambda: "rebuilt", 60) == "rebuilt"
+
+
+def test_list_membership_changes_apply_the_actors_scope_when_they_run(world):
+    contact_list = ContactList.objects.create(name="Mine")
+    job = ListJob.objects.create(contact_list=contact_list, add=True, actor=world["member"],
+                                 params={"filter": {"tag": "vip"}})
+    run_list_job(str(job.pk))  # the job reads the member's scope when it runs
+    members = set(ListMembership.objects.filter(contact_list=contact_list).values_list("contact_id", flat=True))
+    assert members == {world["own"].pk}
+    with pytest.raises(InvalidInput) as refused:
+        planning_services.list_change_members(list_id=contact_list.pk, add=True,
+                                              contact_ids=[str(world["other"].pk)], actor=world["member"])
+    assert refused.value.errors[0].code == "does_not_exist"
+
+
+def test_an_import_updates_only_duplicates_its_creator_may_change(world, tmp_path, settings):
+    settings.MEDIA_ROOT = str(tmp_path)
+    upload = SimpleUploadedFile("c.csv", b"First Name,Email\nHijacked,own@red.example\n", content_type="text/csv")
+    created = world["outsider_client"].post("/api/v1/contacts/imports/", {
+        "file": upload, "dry_run": "true", "on_duplicate": "update"}, format="multipart")
+    assert created.status_code == 201, created.content
+    job = created.json()["id"]
+    assert world["outsider_client"].post(f"/api/v1/contacts/imports/{job}/commit/", {},
+                                         format="json").status_code == 202
+    import_run_task(job)  # what the worker does, with the creator's scope read when it runs
+    assert Contact.objects.get(pk=world["own"].pk).first_name == "Own"
+    assert ImportJob.objects.get(pk=job).skipped == 1

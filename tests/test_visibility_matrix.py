@@ -145,8 +145,8 @@ def api_routes():
 
 def methods_of(callback) -> list[str]:
     actions = getattr(callback, "actions", None)
-    if actions:
-        return sorted(m.upper() for m in actions)
+    if actions:  # DRF adds `head` (answered as `get`) to a viewset's actions once it has served a GET
+        return sorted(m.upper() for m in actions if m != "head")
     cls = getattr(callback, "cls", None)
     if cls is None:
         return ["GET"]

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts import selectors as contact_selectors
+from contacts.models import Contact
 from contacts_project.schema import PROBLEM
 from contacts_project.views import ScopedViewMixin, scoped
 
@@ -107,6 +108,7 @@ class CommunicationViewSet(ScopedViewMixin, mixins.ListModelMixin, viewsets.Gene
 
 class ContactCommunicationsView(ScopedViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = CommunicationSerializer
+    contact_queryset = Contact.objects.all()
     ordering_fields_map = {"created_at": "created_at"}
     default_ordering = "-created_at"
     filter_backends: list = []

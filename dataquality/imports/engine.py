@@ -37,6 +37,7 @@ from django.db import connection, transaction
 from django.db.models import F, Func, Value
 
 from contacts.choices import Priority
+from contacts.models import Contact, sees_all
 from contacts_project.bulk_insert import array_literal
 from contacts_project.ids import uuid7_hex_block
 
@@ -189,8 +190,9 @@ def _copy_text(ids: list[str], rows: list[tuple[int, dict]]) -> str:
     return "\n".join(lines)
 
 
-def _classify(cursor, policy: str) -> None:
-    """Decide each staged row's action: create, update, skip, reject… (duplicates by exact email, then phone)."""
+def _classify(cursor, policy: str, actor=None) -> None:
+    """Decide each staged row's action: create, update, skip, reject… (duplicates by exact email, then phone).
+    A duplicate the job's actor may not change (read when the chunk runs) is skipped, never updated."""
     if ErasedIdentity.objects.exists():
         email_hash, email_params = identity_hash_sql("email", "s.email_lower")
         phone_hash, phone_params = identity_hash_sql("phone", "s.phone")
@@ -212,6 +214,11 @@ def _classify(cursor, policy: str) -> None:
              WHERE s.action = 'create' AND s.match_id IS NULL AND s.phone <> ''""")
     target = {"create": "exists", "skip": "skip", "update": "update", "reject": "reject"}[policy]
     cursor.execute("UPDATE import_stage SET action = %s WHERE action = 'create' AND match_id IS NOT NULL", [target])
+    if target == "update" and actor is not None and not sees_all(actor):
+        editable = Contact.objects.editable_by(actor).order_by().values("pk")
+        sql, params = editable.query.sql_with_params() if not editable.query.is_empty() else ("SELECT NULL::uuid", ())
+        cursor.execute(f"UPDATE import_stage SET action = 'skip' WHERE action = 'update' AND match_id NOT IN ({sql})",
+                       list(params))
 
 
 def _organization_names(cursor) -> list[str]:
@@ -363,7 +370,7 @@ def process_chunk(job: ImportJob, batch: list[tuple[int, Any, list]], *, dry_run
             with transaction.atomic():  # 1. classify: reads only, into the staging table
                 cursor.execute("SET LOCAL work_mem = '64MB'")  # the chunk's sorts and hashes stay in memory
                 _stage(cursor, valid)
-                _classify(cursor, job.on_duplicate)
+                _classify(cursor, job.on_duplicate, job.actor if job.actor_id else None)
                 if dry_run:
                     cursor.execute("SELECT row_no, action, match_id FROM import_stage")
                     actions = {row: {"action": action, "duplicate_of": str(match) if match else None}
